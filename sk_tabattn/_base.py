@@ -1,0 +1,394 @@
+"""The estimator base shared by the classifier and the regressor."""
+
+from __future__ import annotations
+
+import copy
+import math
+from abc import ABC, abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.model_selection import train_test_split
+from sklearn.utils import _safe_indexing, check_random_state
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    _num_samples,
+    check_is_fitted,
+)
+from skorch.callbacks import ProgressBar
+from skorch.helper import predefined_split
+
+from ._net import module_is_finite
+from ._validation import (
+    Interval,
+    StrOptions,
+    TooFewSamplesWarning,
+    as_table,
+    check_cross_parameters,
+    did_you_mean,
+    format_columns,
+    validate_data,
+    warn,
+)
+from .callbacks import early_stopping_callback, lr_schedule_callback
+from .data import TabularDataset, TensorBatchIterator
+from .encoding import EncodedTable, TabularEncoder
+from .nn import ATTENTION_BLOCKS, AttentionCNN
+
+#: Rows encoded and predicted at a time, so that predicting a large table
+#: holds one chunk's encoding in memory, not the whole table's.
+PREDICT_CHUNK_ROWS = 65_536
+PREDICT_BATCH_SIZE = 2048
+
+
+def auto_batch_size(n_train: int) -> int:
+    """Power of two near ``4 * sqrt(n_train)``, clipped to [32, 1024]."""
+    return int(np.clip(2 ** round(math.log2(4 * math.sqrt(max(n_train, 1)))), 32, 1024))
+
+
+class _BaseAttentionCNN(BaseEstimator, ABC):
+    """Shared parameters, fit skeleton and prediction of the estimators."""
+
+    _parameter_constraints: dict = {
+        "attention": [StrOptions(set(ATTENTION_BLOCKS))],
+        "n_heads": [Interval(Integral, 1, None, closed="left")],
+        "attention_position": [StrOptions({"before", "after", "each"})],
+        "attention_dim": [Interval(Integral, 1, None, closed="left")],
+        "d_token": [Interval(Integral, 1, None, closed="left")],
+        "n_blocks": [Interval(Integral, 1, None, closed="left")],
+        "kernel_size": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "pooling": [StrOptions({"mean", "attention"})],
+        "streams": [None, StrOptions({"dtype"}), list],
+        "fusion": [StrOptions({"sum", "scalar", "softmax", "adaptive"})],
+        **TabularEncoder._parameter_constraints,
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "lr_schedule": [StrOptions({"cosine", "constant"})],
+        "batch_size": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "patience": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+        "device": [str],
+        "verbose": ["verbose"],
+        "callbacks": [list, None],
+    }
+
+    def __init__(
+        self,
+        *,
+        attention="multihead",
+        n_heads=4,
+        attention_position="after",
+        attention_dim=16,
+        d_token=32,
+        n_blocks=2,
+        kernel_size=3,
+        dropout=0.1,
+        pooling="attention",
+        streams=None,
+        fusion="softmax",
+        categorical_features="from_dtype",
+        numeric_transform="quantile",
+        min_frequency=5,
+        max_categories=512,
+        lr=1e-3,
+        weight_decay=1e-4,
+        lr_schedule="cosine",
+        batch_size="auto",
+        max_epochs=100,
+        early_stopping=True,
+        validation_fraction=0.1,
+        patience=10,
+        random_state=None,
+        device="cpu",
+        verbose=0,
+        callbacks=None,
+    ):
+        self.attention = attention
+        self.n_heads = n_heads
+        self.attention_position = attention_position
+        self.attention_dim = attention_dim
+        self.d_token = d_token
+        self.n_blocks = n_blocks
+        self.kernel_size = kernel_size
+        self.dropout = dropout
+        self.pooling = pooling
+        self.streams = streams
+        self.fusion = fusion
+        self.categorical_features = categorical_features
+        self.numeric_transform = numeric_transform
+        self.min_frequency = min_frequency
+        self.max_categories = max_categories
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.lr_schedule = lr_schedule
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+        self.callbacks = callbacks
+
+    # -- hooks for the subclasses ---------------------------------------------------
+    _net_class: type
+    _criterion: type
+
+    @abstractmethod
+    def _prepare_targets(self, y) -> np.ndarray:
+        """Validate ``y``, set target attributes, return the network's targets."""
+
+    def _stratify(self, y_enc: np.ndarray) -> np.ndarray | None:
+        return None
+
+    def _row_weights(self, y_enc: np.ndarray, sample_weight) -> np.ndarray | None:
+        return sample_weight
+
+    def _criterion_params(self) -> dict:
+        return {}
+
+    def _net_params(self) -> dict:
+        return {}
+
+    # -- fit ----------------------------------------------------------------------
+    def _fit(self, X, y, sample_weight=None):
+        """Fit after parameter validation (the subclasses' ``fit`` calls this)."""
+        check_cross_parameters(self)
+        X = as_table(X)
+        X, y = validate_data(self, X, y, skip_check_array=True)
+        encoder = TabularEncoder(
+            categorical_features=self.categorical_features,
+            numeric_transform=self.numeric_transform,
+            min_frequency=self.min_frequency,
+            max_categories=self.max_categories,
+        )
+        table = encoder._fit(X).encode(X)
+        n_samples = len(table)
+        if _num_samples(y) != n_samples:
+            raise ValueError(
+                "Found input variables with inconsistent numbers of samples: "
+                f"[{n_samples}, {_num_samples(y)}]."
+            )
+        y_enc = self._prepare_targets(y)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, np.empty((n_samples, 0)), ensure_non_negative=True
+            )
+        weights = self._row_weights(y_enc, sample_weight)
+        if weights is not None:
+            total = weights.sum()
+            if not total > 0:
+                raise ValueError(
+                    "sample_weight (times class_weight) sums to zero: at least one "
+                    "row needs a positive weight."
+                )
+            weights = (weights * (n_samples / total)).astype(np.float32)
+        self.encoder_ = encoder
+        self.n_outputs_ = self._n_network_outputs(y_enc)
+        streams = self._resolve_streams(encoder)
+
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        train_idx, valid_idx = self._split(n_samples, y_enc, rng)
+        train = self._dataset(table, y_enc, weights, train_idx)
+        valid = (
+            None
+            if valid_idx is None
+            else self._dataset(table, y_enc, weights, valid_idx)
+        )
+        batch_size = (
+            auto_batch_size(len(train))
+            if self.batch_size == "auto"
+            else self.batch_size
+        )
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.net_ = self._build_net(encoder, streams, train, valid, batch_size)
+            self.net_.fit(train, None)
+        self.history_ = self.net_.history
+        if not module_is_finite(self.net_.module_):
+            raise FloatingPointError(
+                "Training diverged: the network's weights became NaN or infinite "
+                f"(lr={self.lr}). Lower lr, or check the targets' scale."
+            )
+        return self
+
+    @abstractmethod
+    def _n_network_outputs(self, y_enc: np.ndarray) -> int:
+        """Width of the network's output for targets ``y_enc``."""
+
+    def _split(self, n_samples: int, y_enc: np.ndarray, rng):
+        """Return the indices of the training and validation rows (or None)."""
+        all_rows = np.arange(n_samples)
+        if not self.early_stopping:
+            return all_rows, None
+        n_valid = math.ceil(n_samples * self.validation_fraction)
+        if n_valid < 2 or n_samples - n_valid < 2:
+            warn(
+                f"early_stopping needs at least 2 training and 2 validation rows; "
+                f"with {n_samples} rows and validation_fraction="
+                f"{self.validation_fraction}, the model trains on all rows for "
+                f"max_epochs={self.max_epochs} epochs instead.",
+                TooFewSamplesWarning,
+            )
+            return all_rows, None
+        stratify = self._stratify(y_enc)
+        if stratify is not None:
+            _, counts = np.unique(stratify, return_counts=True)
+            n_classes = len(counts)
+            if (
+                counts.min() < 2
+                or n_valid < n_classes
+                or n_samples - n_valid < n_classes
+            ):
+                stratify = None
+        train_idx, valid_idx = train_test_split(
+            all_rows, test_size=n_valid, stratify=stratify, random_state=rng
+        )
+        return np.sort(train_idx), np.sort(valid_idx)
+
+    @staticmethod
+    def _dataset(table, y_enc, weights, rows) -> TabularDataset:
+        sub = EncodedTable(table.x_num[rows], table.x_cat[rows])
+        w = None if weights is None else weights[rows]
+        return TabularDataset(sub, y_enc[rows], w)
+
+    def _resolve_streams(self, encoder: TabularEncoder) -> list[list[int]] | None:
+        """Token positions of each stream, from the ``streams`` parameter."""
+        if self.streams is None:
+            return None
+        n_num = len(encoder.numeric_columns_)
+        n_tokens = n_num + len(encoder.categorical_columns_)
+        if self.streams == "dtype":
+            groups = [list(range(n_num)), list(range(n_num, n_tokens))]
+            return [g for g in groups if g] if all(groups) else None
+        token_of_column = {int(c): p for p, c in enumerate(encoder.token_columns_)}
+        names = [str(c) for c in getattr(self, "feature_names_in_", [])]
+        positions, covered = [], set()
+        for stream in self.streams:
+            if (
+                isinstance(stream, str)
+                or not hasattr(stream, "__iter__")
+                or not len(stream)
+            ):
+                raise ValueError(
+                    "streams must be None, 'dtype' or a list of non-empty lists of "
+                    f"column names or indices. Got {self.streams!r}."
+                )
+            cols = [self._column_index(c, names) for c in stream]
+            covered.update(cols)
+            positions.append([token_of_column[c] for c in cols])
+        missing = sorted(set(range(self.n_features_in_)) - covered)
+        if missing:
+            labels = [names[c] if names else c for c in missing]
+            raise ValueError(
+                f"Columns {format_columns(labels)} are in no stream. Every column "
+                "must be in at least one list of streams."
+            )
+        return positions
+
+    def _column_index(self, column, names: list[str]) -> int:
+        if isinstance(column, Integral | np.integer) and not isinstance(column, bool):
+            if 0 <= column < self.n_features_in_:
+                return int(column)
+            raise ValueError(
+                f"streams names column index {column}, but X has "
+                f"{self.n_features_in_} columns."
+            )
+        if str(column) in names:
+            return names.index(str(column))
+        raise ValueError(
+            f"streams names column {column!r}, which is not in X."
+            + did_you_mean(column, names)
+        )
+
+    def _build_net(self, encoder, streams, train, valid, batch_size):
+        steps_per_epoch = len(TensorBatchIterator(train, batch_size, shuffle=True))
+        callbacks = [
+            (
+                "lr_schedule",
+                lr_schedule_callback(
+                    self.lr_schedule, steps_per_epoch, self.max_epochs
+                ),
+            )
+        ]
+        if valid is not None:
+            callbacks.append(("early_stopping", early_stopping_callback(self.patience)))
+        if self.verbose >= 2:
+            callbacks.append(("progress_bar", ProgressBar()))
+        callbacks += copy.deepcopy(self.callbacks or [])
+        return self._net_class(
+            module=AttentionCNN,
+            module__n_numeric=len(encoder.numeric_columns_),
+            module__cardinalities=list(encoder.cardinalities_),
+            module__n_outputs=self.n_outputs_,
+            module__streams=streams,
+            module__attention=self.attention,
+            module__attention_position=self.attention_position,
+            module__n_heads=self.n_heads,
+            module__attention_dim=self.attention_dim,
+            module__d_token=self.d_token,
+            module__n_blocks=self.n_blocks,
+            module__kernel_size=self.kernel_size,
+            module__dropout=self.dropout,
+            module__pooling=self.pooling,
+            module__fusion=self.fusion,
+            criterion=self._criterion,
+            criterion__reduction="none",
+            **{f"criterion__{k}": v for k, v in self._criterion_params().items()},
+            optimizer=torch.optim.AdamW,
+            optimizer__weight_decay=self.weight_decay,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=batch_size,
+            iterator_train=TensorBatchIterator,
+            iterator_train__shuffle=True,
+            iterator_valid=TensorBatchIterator,
+            iterator_valid__batch_size=max(batch_size, PREDICT_BATCH_SIZE),
+            dataset=TabularDataset,
+            train_split=None if valid is None else predefined_split(valid),
+            callbacks=callbacks,
+            device=self.device,
+            verbose=self.verbose,
+            **self._net_params(),
+        )
+
+    # -- predict ------------------------------------------------------------------
+    def _forward(self, X) -> np.ndarray:
+        """Return the network's outputs for ``X`` as float64, chunk by chunk."""
+        check_is_fitted(self)
+        X = validate_data(self, as_table(X), reset=False, skip_check_array=True)
+        n = _num_samples(X)
+        outputs = []
+        for start in range(0, max(n, 1), PREDICT_CHUNK_ROWS):
+            chunk = _safe_indexing(X, slice(start, start + PREDICT_CHUNK_ROWS))
+            dataset = TabularDataset(self.encoder_.encode(chunk))
+            outputs.append(self._net_outputs(dataset))
+        out = np.concatenate(outputs).astype(np.float64, copy=False)
+        if not np.isfinite(out).all():
+            raise FloatingPointError(
+                "The model produced NaN or infinite outputs for "
+                f"{int((~np.isfinite(out)).any(axis=1).sum())} rows; its weights or "
+                "the input scale are broken. Refit with a lower lr."
+            )
+        return out
+
+    @abstractmethod
+    def _net_outputs(self, dataset: TabularDataset) -> np.ndarray:
+        """Return the fitted net's outputs on ``dataset``."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.sparse = True
+        return tags

@@ -1,0 +1,96 @@
+"""Docstring fragments shared by the two estimators."""
+
+PARAMETERS = """\
+    attention : {"none", "self", "multihead", "se", "mha", "row"}, default="multihead"
+        Attention block, by name (any key of
+        ``sk_tabattn.nn.ATTENTION_BLOCKS``). ``"none"`` is the plain 1D-CNN;
+        ``"self"`` single-head and ``"multihead"`` multi-head dot-product
+        attention over the features; ``"se"`` a squeeze-and-excitation gate
+        over channels; ``"mha"`` :class:`torch.nn.MultiheadAttention` over the
+        features; ``"row"`` inter-sample attention (a weight per row, with a
+        running normaliser so predictions do not depend on the batch).
+    n_heads : int, default=4
+        Number of heads of ``"multihead"`` and ``"mha"`` (``"mha"`` needs
+        ``d_token`` divisible by it).
+    attention_position : {"before", "after", "each"}, default="after"
+        Attention on the raw feature tokens, after the last conv block, or
+        after each conv block.
+    attention_dim : int, default=16
+        Width of queries and keys, per head.
+    d_token : int, default=32
+        Width of each feature's token, and channels of the conv blocks.
+    n_blocks : int, default=2
+        Number of residual conv blocks.
+    kernel_size : int, default=3
+        Convolution window, in features. The order of features is the token
+        order (numeric columns, then categorical ones).
+    dropout : float, default=0.1
+        Dropout rate of the residual branches and of the head.
+    pooling : {"mean", "attention"}, default="attention"
+        How the feature positions are pooled into one vector: their mean, or
+        a learned softmax weighting.
+    streams : None, "dtype" or list of list of str or int, default=None
+        Feature streams, each with its own conv and attention branch. ``None``:
+        one stream. ``"dtype"``: numeric and categorical columns as two streams.
+        A list of column-name (or index) lists: one stream per list; every
+        column must be in at least one.
+    fusion : {"sum", "scalar", "softmax", "adaptive"}, default="softmax"
+        How streams are merged: plain sum, one learned weight per stream,
+        learned weights summing to 1, or per-sample, per-channel weights from
+        a small network on each stream. Ignored with one stream.
+    categorical_features : "from_dtype", array-like or None, default="from_dtype"
+        Which columns are categorical (see :class:`TabularEncoder`).
+    numeric_transform : {"quantile", "standard", "none"}, default="quantile"
+        Scaling of the numeric columns, learned in ``fit``.
+    min_frequency : int, default=5
+        Categories seen fewer times in ``fit`` share one "rare" embedding.
+    max_categories : int, default=512
+        Most categories per column with an embedding of their own.
+    lr : float, default=1e-3
+        Peak learning rate of AdamW.
+    weight_decay : float, default=1e-4
+        AdamW's decoupled weight decay.
+    lr_schedule : {"cosine", "constant"}, default="cosine"
+        Linear warm-up, then cosine decay over ``max_epochs`` or a constant rate.
+    batch_size : int or "auto", default="auto"
+        Rows per batch. ``"auto"``: a power of two near ``4 * sqrt(n_train)``,
+        between 32 and 1024.
+    max_epochs : int, default=100
+        Most passes over the training data.
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the rows (stratified for
+        classification), stop when their loss has not improved for
+        ``patience`` epochs, and restore the best epoch's weights.
+    validation_fraction : float, default=0.1
+        Share of the rows held out for early stopping, in (0, 1).
+    patience : int, default=10
+        Epochs without improvement before early stopping.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling, dropout and the validation
+        split. With an int, a CPU fit is repeatable exactly. The global torch
+        and numpy random states are left as they were.
+    device : str, default="cpu"
+        Torch device to train and predict on, e.g. ``"cuda"``.
+    verbose : int, default=0
+        0: silent. 1: skorch's table of epochs. 2: also a progress bar of
+        batches.
+    callbacks : list of skorch callbacks or None, default=None
+        Extra skorch callbacks (instances or ``(name, callback)`` tuples),
+        added to the ones the estimator builds.
+"""
+
+ATTRIBUTES = """\
+    encoder_ : TabularEncoder
+        The fitted encoder of the input table.
+    net_ : skorch.NeuralNet
+        The fitted skorch net; ``net_.module_`` is the
+        :class:`~sk_tabattn.nn.AttentionCNN`.
+    history_ : skorch.History
+        Per-epoch training record (``train_loss``, ``valid_loss``, ...).
+    n_features_in_ : int
+        Number of columns seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names seen in ``fit``, when they are all strings.
+    n_outputs_ : int
+        Width of the network's output.
+"""

@@ -1,0 +1,82 @@
+"""Data and cross-parameter checks.
+
+This is the one module that imports scikit-learn's private helpers, so that a
+future scikit-learn change is a one-file fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import warnings
+from collections.abc import Iterable
+
+import pandas as pd
+from sklearn.base import _fit_context  # noqa: F401  (re-exported)
+from sklearn.utils._param_validation import (  # noqa: F401  (re-exported)
+    HasMethods,
+    Interval,
+    StrOptions,
+)
+from sklearn.utils.validation import (  # noqa: F401  (validate_data re-exported)
+    check_array,
+    validate_data,
+)
+
+_INTERNAL_ERROR = "Internal error in sk_tabattn: please report it with a reproducer."
+
+
+class SkTabAttnWarning(UserWarning):
+    """Base class of the warnings of sk_tabattn, so they can be filtered together."""
+
+
+class TooFewSamplesWarning(SkTabAttnWarning):
+    """Early stopping was skipped because the training set is too small to split."""
+
+
+def as_table(X):
+    """Return a DataFrame as it is, anything else as a 2-D array or CSR matrix.
+
+    Gives scikit-learn's errors for 1-D, 3-D or empty input, without dtype
+    conversion (strings stay strings, NaN and inf are checked later).
+    """
+    if isinstance(X, pd.DataFrame):
+        return X
+    return check_array(X, dtype=None, accept_sparse="csr", ensure_all_finite=False)
+
+
+def did_you_mean(value: str, options: Iterable[str]) -> str:
+    """Return a " Did you mean 'x'?" hint for a likely typo, or ``""``."""
+    close = difflib.get_close_matches(str(value), [str(o) for o in options], n=1)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def format_columns(columns: Iterable, limit: int = 5) -> str:
+    """Format column names for an error message, at most ``limit`` of them."""
+    columns = list(columns)
+    shown = ", ".join(repr(c) for c in columns[:limit])
+    return shown + (f" and {len(columns) - limit} more" if len(columns) > limit else "")
+
+
+def check_cross_parameters(est) -> None:
+    """Check the parameter combinations that constraints cannot express.
+
+    Parameters
+    ----------
+    est : estimator
+        A sk_tabattn estimator whose parameters passed their constraints.
+
+    Raises
+    ------
+    ValueError
+        For ``attention="mha"`` with ``d_token`` not divisible by ``n_heads``.
+    """
+    if est.attention == "mha" and est.d_token % est.n_heads:
+        raise ValueError(
+            "d_token must be divisible by n_heads when attention='mha'. "
+            f"Got d_token={est.d_token}, n_heads={est.n_heads}."
+        )
+
+
+def warn(message: str, category: type[SkTabAttnWarning] = SkTabAttnWarning) -> None:
+    """Emit a sk_tabattn warning pointing at the user's call."""
+    warnings.warn(message, category, stacklevel=4)

@@ -1,0 +1,216 @@
+"""AttentionCNNClassifier: labels <-> classes_, predict_proba."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.base import ClassifierMixin
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import column_or_1d
+
+from . import _docstrings
+from ._base import _BaseAttentionCNN
+from ._net import TabularNetClassifier
+from ._validation import StrOptions, _fit_context
+from .data import TabularDataset
+
+
+class AttentionCNNClassifier(ClassifierMixin, _BaseAttentionCNN):  # noqa: D101
+    __doc__ = f"""Attention + 1D-CNN classifier for tables.
+
+    Each column becomes a token; residual 1D convolutions and an attention
+    block (chosen by name) mix the tokens; a pooled summary goes through an
+    MLP head. Trained with skorch (AdamW, warm-up and cosine schedule, early
+    stopping that restores the best epoch). Takes DataFrames with numeric,
+    categorical and missing values directly.
+
+    Parameters
+    ----------
+{_docstrings.PARAMETERS}    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes in the loss, multiplied with ``sample_weight``;
+        ``"balanced"`` weighs classes inversely to their frequency.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels, sorted.
+{_docstrings.ATTRIBUTES}
+    See Also
+    --------
+    AttentionCNNRegressor : The same network for regression.
+    TabularEncoder : How the columns are encoded.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sk_tabattn import AttentionCNNClassifier
+    >>> X, y = load_iris(return_X_y=True, as_frame=True)
+    >>> clf = AttentionCNNClassifier(max_epochs=3, random_state=0).fit(X, y)
+    >>> clf.predict_proba(X.iloc[:2]).shape
+    (2, 3)
+    """
+
+    _parameter_constraints: dict = {
+        **_BaseAttentionCNN._parameter_constraints,
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+    _net_class = TabularNetClassifier
+    _criterion = torch.nn.CrossEntropyLoss
+
+    def __init__(
+        self,
+        *,
+        attention="multihead",
+        n_heads=4,
+        attention_position="after",
+        attention_dim=16,
+        d_token=32,
+        n_blocks=2,
+        kernel_size=3,
+        dropout=0.1,
+        pooling="attention",
+        streams=None,
+        fusion="softmax",
+        categorical_features="from_dtype",
+        numeric_transform="quantile",
+        min_frequency=5,
+        max_categories=512,
+        lr=1e-3,
+        weight_decay=1e-4,
+        lr_schedule="cosine",
+        batch_size="auto",
+        max_epochs=100,
+        early_stopping=True,
+        validation_fraction=0.1,
+        patience=10,
+        random_state=None,
+        device="cpu",
+        verbose=0,
+        callbacks=None,
+        class_weight=None,
+    ):
+        super().__init__(
+            attention=attention,
+            n_heads=n_heads,
+            attention_position=attention_position,
+            attention_dim=attention_dim,
+            d_token=d_token,
+            n_blocks=n_blocks,
+            kernel_size=kernel_size,
+            dropout=dropout,
+            pooling=pooling,
+            streams=streams,
+            fusion=fusion,
+            categorical_features=categorical_features,
+            numeric_transform=numeric_transform,
+            min_frequency=min_frequency,
+            max_categories=max_categories,
+            lr=lr,
+            weight_decay=weight_decay,
+            lr_schedule=lr_schedule,
+            batch_size=batch_size,
+            max_epochs=max_epochs,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            patience=patience,
+            random_state=random_state,
+            device=device,
+            verbose=verbose,
+            callbacks=callbacks,
+        )
+        self.class_weight = class_weight
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the classifier.
+
+        Parameters
+        ----------
+        X : {DataFrame, array-like, sparse matrix} of shape (n_samples, n_features)
+            Training table; numeric, categorical and missing values allowed.
+        y : array-like of shape (n_samples,)
+            Class labels (str, int, bool or categorical).
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Non-negative weights of the rows in the loss.
+
+        Returns
+        -------
+        self : AttentionCNNClassifier
+            The fitted classifier.
+        """
+        return self._fit(X, y, sample_weight)
+
+    def _prepare_targets(self, y) -> np.ndarray:
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        self._label_encoder = LabelEncoder().fit(y)
+        self.classes_ = self._label_encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in the "
+                f"data, but the data contains only one class: {self.classes_[0]!r}."
+            )
+        return self._label_encoder.transform(y).astype(np.int64)
+
+    def _n_network_outputs(self, y_enc: np.ndarray) -> int:
+        return len(self.classes_)
+
+    def _net_params(self) -> dict:
+        return {"classes": list(range(len(self.classes_)))}
+
+    def _stratify(self, y_enc: np.ndarray) -> np.ndarray:
+        return y_enc
+
+    def _row_weights(self, y_enc: np.ndarray, sample_weight):
+        if self.class_weight is None:
+            return sample_weight
+        class_weight = self.class_weight
+        if isinstance(class_weight, dict):
+            unknown = [k for k in class_weight if k not in set(self.classes_.tolist())]
+            if unknown:
+                raise ValueError(
+                    f"class_weight has keys {unknown} that are not classes of y; "
+                    f"the classes are {self.classes_.tolist()}."
+                )
+            class_weight = {
+                int(self._label_encoder.transform([k])[0]): w
+                for k, w in class_weight.items()
+            }
+        weights = compute_sample_weight(class_weight, y_enc)
+        return weights if sample_weight is None else weights * sample_weight
+
+    def _net_outputs(self, dataset: TabularDataset) -> np.ndarray:
+        return self.net_.predict_proba(dataset)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities of the rows of ``X``.
+
+        Parameters
+        ----------
+        X : {DataFrame, array-like, sparse matrix} of shape (n_samples, n_features)
+            The table, with the columns seen in ``fit``.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probabilities, columns in the order of ``classes_``.
+        """
+        return self._forward(X)
+
+    def predict(self, X) -> np.ndarray:
+        """Most probable class of each row of ``X``.
+
+        Parameters
+        ----------
+        X : {DataFrame, array-like, sparse matrix} of shape (n_samples, n_features)
+            The table, with the columns seen in ``fit``.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]

@@ -1,0 +1,307 @@
+"""Attention blocks over the feature positions of a 1D-CNN, and their registry.
+
+Every block maps ``(batch_size, channels, n_positions)`` to the same shape and
+takes the same keyword-only signature ``(channels, n_heads, attention_dim,
+dropout)``, so the network can build any of them by name. ``attend`` returns
+the output and the weights that :mod:`sk_tabattn.explain` reports (``None``
+where the block has none).
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Literal, TypeVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+AttentionName = Literal["none", "self", "multihead", "se", "mha", "row"]
+
+ATTENTION_BLOCKS: dict[str, type[AttentionBlock]] = {}
+"""Registry of attention blocks: name -> class."""
+
+_B = TypeVar("_B", bound="type[AttentionBlock]")
+
+
+def register_attention(name: str) -> Callable[[_B], _B]:
+    """Register an attention block class under ``name``.
+
+    Parameters
+    ----------
+    name : str
+        Short lowercase name, used as the estimators' ``attention`` value.
+
+    Returns
+    -------
+    decorator : callable
+        Class decorator that adds the class to ``ATTENTION_BLOCKS``.
+
+    Examples
+    --------
+    >>> from sk_tabattn.nn.attention import AttentionBlock, register_attention
+    >>> @register_attention("double")
+    ... class DoubleBlock(AttentionBlock):
+    ...     def attend(self, x):
+    ...         return 2 * x, None
+    >>> from sk_tabattn.nn.attention import ATTENTION_BLOCKS
+    >>> "double" in ATTENTION_BLOCKS
+    True
+    >>> del ATTENTION_BLOCKS["double"]
+    """
+
+    def decorator(cls: _B) -> _B:
+        if name in ATTENTION_BLOCKS:
+            raise ValueError(
+                f"An attention block named {name!r} is already registered."
+            )
+        ATTENTION_BLOCKS[name] = cls
+        cls.name = name
+        return cls
+
+    return decorator
+
+
+class AttentionBlock(nn.Module, ABC):
+    """Base class of the attention blocks.
+
+    Parameters
+    ----------
+    channels : int
+        Number of channels ``C`` of the input.
+    n_heads : int, default=1
+        Number of heads, for the blocks that have heads.
+    attention_dim : int, default=16
+        Width of queries and keys (per head), for the blocks that have them.
+    dropout : float, default=0.0
+        Dropout on the attention weights, for the blocks that have them.
+
+    Notes
+    -----
+    **Shape**: input and output are ``(batch_size, channels, n_positions)``.
+    """
+
+    name = ""
+    #: whether the block's output depends on more than one position.
+    mixes_positions = False
+
+    def __init__(
+        self,
+        *,
+        channels: int,
+        n_heads: int = 1,
+        attention_dim: int = 16,
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        self.channels = channels
+        self.n_heads = n_heads
+        self.attention_dim = attention_dim
+        self.dropout = dropout
+
+    @abstractmethod
+    def attend(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Return the attended input and the block's weights (or None)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the attended input, shape ``(batch_size, channels, n_positions)``."""
+        return self.attend(x)[0]
+
+
+def _softmax_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    dropout: float,
+    need_weights: bool,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Scaled dot-product attention; ``q, k, v`` are ``[B, H, L, *]``.
+
+    The fused kernel is used unless the weights are asked for.
+    """
+    if not need_weights:
+        out = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
+        return out, None
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    weights = scores.softmax(dim=-1)
+    out = F.dropout(weights, dropout, training=dropout > 0) @ v
+    return out, weights
+
+
+@register_attention("none")
+class NoAttention(AttentionBlock):
+    """Identity: the plain 1D-CNN baseline."""
+
+    def attend(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
+        """Return ``x`` unchanged."""
+        return x, None
+
+
+class _DotProductAttention(AttentionBlock):
+    """Shared code of ``self`` and ``multihead``.
+
+    q, k project to ``attention_dim`` per head, v to ``channels`` per head; the
+    heads are concatenated (then projected back to ``channels`` for multihead).
+    """
+
+    mixes_positions = True
+    #: whether to honour ``n_heads`` (``self`` is always single-head).
+    _multi_head = True
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        heads = self.n_heads if self._multi_head else 1
+        self.heads = heads
+        c, a = self.channels, self.attention_dim
+        # One fused projection for q, k and v: fewer, larger matmuls.
+        self.qkv = nn.Linear(c, heads * (2 * a + c))
+        self.out = nn.Linear(heads * c, c) if self._multi_head else nn.Identity()
+        self.need_weights = False
+
+    def attend(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Attend over positions; weights are ``(batch, n_positions, n_positions)``.
+
+        Weights are averaged over the heads and computed only when
+        ``need_weights`` is set (the fused kernel does not return them).
+        """
+        b, c, n = x.shape
+        h, a = self.heads, self.attention_dim
+        qkv = self.qkv(x.transpose(1, 2)).view(b, n, h, 2 * a + c).transpose(1, 2)
+        q, k, v = qkv.split([a, a, c], dim=-1)
+        p = self.dropout if self.training else 0.0
+        out, weights = _softmax_attention(q, k, v, p, self.need_weights)
+        out = self.out(out.transpose(1, 2).reshape(b, n, h * c))
+        return out.transpose(1, 2), None if weights is None else weights.mean(dim=1)
+
+
+@register_attention("self")
+class SelfAttention(_DotProductAttention):
+    """Single-head scaled dot-product self-attention over the positions.
+
+    q and k project ``channels -> attention_dim``, v projects ``channels ->
+    channels``; ``n_heads`` is ignored.
+    """
+
+    _multi_head = False
+
+
+@register_attention("multihead")
+class MultiHeadAttention(_DotProductAttention):
+    """``n_heads`` heads of scaled dot-product attention over the positions.
+
+    Each head has queries and keys of width ``attention_dim`` and values of
+    width ``channels``; the concatenated heads are projected back to
+    ``channels``.
+    """
+
+
+@register_attention("mha")
+class TorchMultiheadAttention(AttentionBlock):
+    """``torch.nn.MultiheadAttention(channels, n_heads)`` over the positions.
+
+    ``channels`` must be divisible by ``n_heads``.
+    """
+
+    mixes_positions = True
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        if self.channels % self.n_heads:
+            raise ValueError(
+                "channels must be divisible by n_heads for torch's "
+                f"MultiheadAttention. Got channels={self.channels}, "
+                f"n_heads={self.n_heads}."
+            )
+        self.mha = nn.MultiheadAttention(
+            self.channels, self.n_heads, dropout=self.dropout, batch_first=True
+        )
+        self.need_weights = False
+
+    def attend(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Attend over positions; weights are ``(batch, n_positions, n_positions)``."""
+        seq = x.transpose(1, 2)
+        out, weights = self.mha(
+            seq, seq, seq, need_weights=self.need_weights, average_attn_weights=True
+        )
+        return out.transpose(1, 2), weights
+
+
+@register_attention("se")
+class SqueezeExcitation(AttentionBlock):
+    """Squeeze-and-excitation gate over the channels.
+
+    The mean over positions goes through ``channels -> max(channels // 4, 1)
+    -> channels`` (ReLU, then sigmoid), and the result scales every channel.
+    """
+
+    reduction = 4
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        hidden = max(self.channels // self.reduction, 1)
+        self.squeeze = nn.Linear(self.channels, hidden)
+        self.excite = nn.Linear(hidden, self.channels)
+
+    def attend(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Gate the channels; weights are ``(batch_size, channels)``."""
+        gate = torch.sigmoid(self.excite(F.relu(self.squeeze(x.mean(dim=-1)))))
+        return x * gate.unsqueeze(-1), gate
+
+
+class _SafeBatchNorm1d(nn.BatchNorm1d):
+    """BatchNorm that survives a one-row training batch.
+
+    Batch statistics of one row are undefined: use the running ones instead.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and x.shape[0] == 1:
+            return F.batch_norm(
+                x,
+                self.running_mean,
+                self.running_var,
+                self.weight,
+                self.bias,
+                training=False,
+                eps=self.eps,
+            )
+        return super().forward(x)
+
+
+@register_attention("row")
+class RowAttention(AttentionBlock):
+    """Inter-sample attention: weigh each row against the rows it is trained with.
+
+    A small MLP (``channels -> channels // 2``, BatchNorm, ReLU, ``-> 1``,
+    sigmoid) scores every sample from its mean over positions. In training,
+    the scores are divided by their batch mean, so the weights average 1; a
+    running mean of that normaliser is kept (like BatchNorm's statistics) and
+    used at inference, so a row's prediction does not depend on the other rows
+    of its batch.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        hidden = max(self.channels // 2, 1)
+        self.scorer = nn.Sequential(
+            nn.Linear(self.channels, hidden),
+            _SafeBatchNorm1d(hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, 1),
+        )
+        self.momentum = 0.1
+        self.register_buffer("running_norm", torch.tensor(0.5))
+
+    def attend(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scale each row; weights are ``(batch_size,)``."""
+        score = torch.sigmoid(self.scorer(x.mean(dim=-1))).squeeze(-1)
+        if self.training and x.shape[0] > 1:
+            norm = score.mean()
+            with torch.no_grad():
+                self.running_norm.lerp_(norm.detach(), self.momentum)
+        else:
+            norm = self.running_norm
+        weights = score / norm
+        return x * weights.view(-1, *([1] * (x.dim() - 1))), weights

@@ -1,0 +1,127 @@
+"""Convolution blocks, the pre-norm residual wrapper of attention, and pooling.
+
+All modules here work on ``(batch_size, channels, n_positions)`` tensors.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .attention import AttentionBlock
+
+PoolingName = Literal["mean", "attention"]
+
+
+class ChannelNorm(nn.LayerNorm):
+    """LayerNorm over the channels of each position of a ``[B, C, L]`` tensor.
+
+    Unlike BatchNorm, it does not depend on the other rows of the batch, so a
+    one-row batch trains and predicts like any other.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalise ``(batch_size, channels, n_positions)`` over the channels."""
+        return super().forward(x.transpose(1, 2)).transpose(1, 2)
+
+
+class ConvBlock(nn.Module):
+    """Residual 1D convolution over the feature positions.
+
+    ``h + Dropout(GELU(Norm(Conv1d(h))))`` with ``padding="same"``, so the
+    number of positions and channels is kept.
+
+    Parameters
+    ----------
+    channels : int
+        Number of channels (input and output).
+    kernel_size : int
+        Width of the convolution window, in feature positions.
+    dropout : float
+        Dropout rate on the residual branch.
+    """
+
+    def __init__(self, *, channels: int, kernel_size: int, dropout: float):
+        super().__init__()
+        self.conv = nn.Conv1d(channels, channels, kernel_size, padding="same")
+        self.norm = ChannelNorm(channels)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        """Return ``(batch_size, channels, n_positions)``."""
+        return h + self.dropout(F.gelu(self.norm(self.conv(h))))
+
+
+class ResidualAttention(nn.Module):
+    """Pre-norm residual around an attention block: ``h + Dropout(Block(Norm(h)))``.
+
+    Parameters
+    ----------
+    block : AttentionBlock
+        The attention block.
+    dropout : float
+        Dropout rate on the residual branch.
+    """
+
+    def __init__(self, block: AttentionBlock, *, dropout: float):
+        super().__init__()
+        self.norm = ChannelNorm(block.channels)
+        self.block = block
+        self.dropout = nn.Dropout(dropout)
+
+    def attend(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Return the output and the block's weights."""
+        out, weights = self.block.attend(self.norm(h))
+        return h + self.dropout(out), weights
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        """Return ``(batch_size, channels, n_positions)``."""
+        return self.attend(h)[0]
+
+
+class MeanPool(nn.Module):
+    """Mean over positions: ``(batch, channels, n_positions) -> (batch, channels)``."""
+
+    def pool(self, h: torch.Tensor) -> tuple[torch.Tensor, None]:
+        """Return the pooled tensor and no weights."""
+        return h.mean(dim=-1), None
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        """Return ``(batch_size, channels)``."""
+        return self.pool(h)[0]
+
+
+class AttentionPool(nn.Module):
+    """Learned attention pooling: a softmax over positions of a linear score.
+
+    Parameters
+    ----------
+    channels : int
+        Number of channels.
+    """
+
+    def __init__(self, *, channels: int):
+        super().__init__()
+        self.norm = ChannelNorm(channels)
+        self.score = nn.Conv1d(channels, 1, kernel_size=1)
+
+    def pool(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``(batch, channels)`` and weights ``(batch, n_positions)``."""
+        weights = self.score(self.norm(h)).squeeze(1).softmax(dim=-1)
+        return torch.bmm(h, weights.unsqueeze(-1)).squeeze(-1), weights
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        """Return ``(batch_size, channels)``."""
+        return self.pool(h)[0]
+
+
+def make_pooling(name: str, channels: int) -> MeanPool | AttentionPool:
+    """Build the pooling named ``name`` (``"mean"`` or ``"attention"``)."""
+    if name == "mean":
+        return MeanPool()
+    if name == "attention":
+        return AttentionPool(channels=channels)
+    raise ValueError(f"pooling must be 'mean' or 'attention'. Got {name!r}.")

@@ -1,0 +1,221 @@
+"""AttentionCNN: tokenizer -> conv blocks -> attention -> pooling -> fusion -> head."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+from torch import nn
+
+from .attention import ATTENTION_BLOCKS
+from .blocks import ConvBlock, ResidualAttention, make_pooling
+from .fusion import StreamFusion
+from .tokenizer import FeatureTokenizer
+
+PositionName = Literal["before", "after", "each"]
+
+
+class StreamBranch(nn.Module):
+    """Conv blocks with attention, then pooling, over one stream's tokens.
+
+    Parameters
+    ----------
+    positions : sequence of int
+        Token positions of this stream.
+    attention, attention_position, n_heads, attention_dim, d_token, n_blocks,
+    kernel_size, dropout, pooling
+        As in :class:`AttentionCNN`.
+    """
+
+    def __init__(
+        self,
+        *,
+        positions: Sequence[int],
+        attention: str,
+        attention_position: str,
+        n_heads: int,
+        attention_dim: int,
+        d_token: int,
+        n_blocks: int,
+        kernel_size: int,
+        dropout: float,
+        pooling: str,
+    ):
+        super().__init__()
+        self.register_buffer(
+            "positions", torch.as_tensor(list(positions)), persistent=False
+        )
+        self.attention_position = attention_position
+        self.convs = nn.ModuleList(
+            ConvBlock(channels=d_token, kernel_size=kernel_size, dropout=dropout)
+            for _ in range(n_blocks)
+        )
+        n_attention = n_blocks if attention_position == "each" else 1
+        if attention == "none":
+            n_attention = 0
+        block_cls = ATTENTION_BLOCKS[attention]
+        self.attentions = nn.ModuleList(
+            ResidualAttention(
+                block_cls(
+                    channels=d_token,
+                    n_heads=n_heads,
+                    attention_dim=attention_dim,
+                    dropout=dropout,
+                ),
+                dropout=dropout,
+            )
+            for _ in range(n_attention)
+        )
+        self.pool = make_pooling(pooling, d_token)
+
+    def branch(self, tokens: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        """Return the pooled ``(batch_size, d_token)`` tensor and the weights.
+
+        ``tokens`` is ``(batch_size, n_features, d_token)`` (all streams).
+        """
+        h = tokens.index_select(1, self.positions).transpose(1, 2)  # [B, C, L]
+        weights: list[torch.Tensor | None] = []
+        attentions = iter(self.attentions)
+
+        def attend(h: torch.Tensor) -> torch.Tensor:
+            block = next(attentions, None)
+            if block is None:
+                return h
+            h, w = block.attend(h)
+            weights.append(w)
+            return h
+
+        if self.attention_position == "before":
+            h = attend(h)
+        for conv in self.convs:
+            h = conv(h)
+            if self.attention_position == "each":
+                h = attend(h)
+        if self.attention_position == "after":
+            h = attend(h)
+        z, pool_weights = self.pool.pool(h)
+        return z, {"attention": weights, "pooling": pool_weights}
+
+
+class AttentionCNN(nn.Module):
+    """Attention + 1D-CNN network for tabular data.
+
+    The features are tokens along a 1D "sequence"; conv blocks mix
+    neighbouring tokens, attention blocks mix any tokens (or channels, or
+    rows), and a pooled summary of each feature stream goes through fusion
+    and an MLP head.
+
+    Parameters
+    ----------
+    n_numeric : int
+        Number of numeric input columns.
+    cardinalities : sequence of int
+        Embedding-table size of each categorical column (index 0 included).
+    n_outputs : int
+        Width of the output (number of classes, or of regression targets).
+    streams : sequence of sequence of int or None, default=None
+        Token positions of each feature stream; ``None`` means one stream of
+        all features. Numeric tokens come first, then categorical ones.
+    attention : str, default="multihead"
+        Name of a block in ``ATTENTION_BLOCKS``.
+    attention_position : {"before", "after", "each"}, default="after"
+        Attention on the raw tokens, after the last conv block, or after each.
+    n_heads : int, default=4
+        Number of heads of ``multihead`` and ``mha``.
+    attention_dim : int, default=16
+        Width of queries and keys per head.
+    d_token : int, default=32
+        Width of the tokens, and channels of the conv blocks.
+    n_blocks : int, default=2
+        Number of conv blocks.
+    kernel_size : int, default=3
+        Convolution window, in feature positions.
+    dropout : float, default=0.1
+        Dropout rate of the residual branches and the head.
+    pooling : {"mean", "attention"}, default="attention"
+        How positions are pooled into one vector per stream.
+    fusion : {"sum", "scalar", "softmax", "adaptive"}, default="softmax"
+        How streams are merged (ignored with one stream).
+
+    Notes
+    -----
+    **Shape**: ``x_num`` is ``(batch_size, n_numeric)`` float32 (NaN allowed),
+    ``x_cat`` is ``(batch_size, n_categorical)`` int64; the output is
+    ``(batch_size, n_outputs)``.
+    """
+
+    def __init__(
+        self,
+        *,
+        n_numeric: int,
+        cardinalities: Sequence[int],
+        n_outputs: int,
+        streams: Sequence[Sequence[int]] | None = None,
+        attention: str = "multihead",
+        attention_position: str = "after",
+        n_heads: int = 4,
+        attention_dim: int = 16,
+        d_token: int = 32,
+        n_blocks: int = 2,
+        kernel_size: int = 3,
+        dropout: float = 0.1,
+        pooling: str = "attention",
+        fusion: str = "softmax",
+    ):
+        super().__init__()
+        n_features = n_numeric + len(cardinalities)
+        if streams is None:
+            streams = [range(n_features)]
+        self.tokenizer = FeatureTokenizer(
+            n_numeric=n_numeric, cardinalities=cardinalities, d_token=d_token
+        )
+        self.branches = nn.ModuleList(
+            StreamBranch(
+                positions=positions,
+                attention=attention,
+                attention_position=attention_position,
+                n_heads=n_heads,
+                attention_dim=attention_dim,
+                d_token=d_token,
+                n_blocks=n_blocks,
+                kernel_size=kernel_size,
+                dropout=dropout,
+                pooling=pooling,
+            )
+            for positions in streams
+        )
+        self.fusion = (
+            StreamFusion(kind=fusion, n_streams=len(streams), channels=d_token)
+            if len(streams) > 1
+            else None
+        )
+        self.head = nn.Sequential(
+            nn.LayerNorm(d_token),
+            nn.Linear(d_token, 2 * d_token),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(2 * d_token, n_outputs),
+        )
+
+    def explain_forward(
+        self, x_num: torch.Tensor, x_cat: torch.Tensor
+    ) -> tuple[torch.Tensor, dict]:
+        """Return the output and every weight the network computed.
+
+        The weights are ``{"streams": [per-stream dict of "attention" and
+        "pooling" weights], "fusion": weights or None}``.
+        """
+        tokens = self.tokenizer(x_num, x_cat)
+        pooled, stream_weights = zip(
+            *(b.branch(tokens) for b in self.branches), strict=True
+        )
+        if self.fusion is None:
+            z, fusion_weights = pooled[0], None
+        else:
+            z, fusion_weights = self.fusion.fuse(list(pooled))
+        return self.head(z), {"streams": list(stream_weights), "fusion": fusion_weights}
+
+    def forward(self, x_num: torch.Tensor, x_cat: torch.Tensor) -> torch.Tensor:
+        """Return ``(batch_size, n_outputs)``."""
+        return self.explain_forward(x_num, x_cat)[0]
