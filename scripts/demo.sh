@@ -5,4 +5,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/sk-tabattn demo --out demo_output/model.joblib "$@"
+.venv/bin/python -c "from sk_tabattn.demo import run_demo; run_demo()"

@@ -3,7 +3,9 @@
 from ._validation import SkTabAttnWarning, TooFewSamplesWarning
 from .classifier import AttentionCNNClassifier
 from .encoding import TabularEncoder
+from .explain import Explanation, explain
 from .nn import ATTENTION_BLOCKS, register_attention
+from .persistence import load, save
 from .regressor import AttentionCNNRegressor
 
 __version__ = "0.1.0"
@@ -12,9 +14,13 @@ __all__ = [
     "ATTENTION_BLOCKS",
     "AttentionCNNClassifier",
     "AttentionCNNRegressor",
+    "Explanation",
     "SkTabAttnWarning",
     "TabularEncoder",
     "TooFewSamplesWarning",
     "__version__",
+    "explain",
+    "load",
     "register_attention",
+    "save",
 ]

@@ -35,6 +35,7 @@ from ._validation import (
 from .callbacks import early_stopping_callback, lr_schedule_callback
 from .data import TabularDataset, TensorBatchIterator
 from .encoding import EncodedTable, TabularEncoder
+from .explain import Explanation, explain, feature_importances
 from .nn import ATTENTION_BLOCKS, AttentionCNN
 
 #: Rows encoded and predicted at a time, so that predicting a large table
@@ -221,7 +222,24 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
                 "Training diverged: the network's weights became NaN or infinite "
                 f"(lr={self.lr}). Lower lr, or check the targets' scale."
             )
+        self.feature_importances_ = feature_importances(self, X, random_state=seed)
         return self
+
+    def explain(self, X) -> Explanation:
+        """Explain the predictions on ``X``: what the network attended to.
+
+        Parameters
+        ----------
+        X : {DataFrame, array-like} of shape (n_samples, n_features)
+            Rows to explain.
+
+        Returns
+        -------
+        explanation : Explanation
+            Per-row attention over the input columns (attention rollout), the
+            attention maps, channel gates, row weights and fusion weights.
+        """
+        return explain(self, X)
 
     @abstractmethod
     def _n_network_outputs(self, y_enc: np.ndarray) -> int:

@@ -91,6 +91,10 @@ ATTRIBUTES = """\
         Number of columns seen in ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Column names seen in ``fit``, when they are all strings.
+    feature_importances_ : ndarray of shape (n_features_in_,)
+        Share of the network's pooled representation that flows from each
+        column (attention rollout over up to 2,000 training rows); sums to 1.
+        See :mod:`sk_tabattn.explain`.
     n_outputs_ : int
         Width of the network's output.
 """
