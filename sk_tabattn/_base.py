@@ -53,7 +53,8 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
     """Shared parameters, fit skeleton and prediction of the estimators."""
 
     _parameter_constraints: dict = {
-        "attention": [StrOptions(set(ATTENTION_BLOCKS))],
+        # A live view of the registry: blocks registered later are accepted too.
+        "attention": [StrOptions(ATTENTION_BLOCKS.keys())],
         "n_heads": [Interval(Integral, 1, None, closed="left")],
         "attention_position": [StrOptions({"before", "after", "each"})],
         "attention_dim": [Interval(Integral, 1, None, closed="left")],

@@ -22,16 +22,47 @@ from ._validation import (
     validate_data,
 )
 
-_NUMERIC_INFERRED = {"integer", "floating", "mixed-integer-float", "decimal", "empty"}
-_CATEGORICAL_INFERRED = {"string", "boolean", "bytes", "categorical"}
-_TIME_INFERRED = {
-    "datetime",
-    "datetime64",
-    "date",
-    "timedelta",
-    "timedelta64",
-    "time",
-    "period",
+#: What ``pd.api.types.infer_dtype`` reports for an object column, by kind.
+_INFERRED_KIND = {
+    "integer": "numeric",
+    "floating": "numeric",
+    "mixed-integer-float": "numeric",
+    "decimal": "numeric",
+    "empty": "numeric",  # only missing values: a column without signal
+    "string": "categorical",
+    "bytes": "categorical",
+    "categorical": "categorical",
+    "boolean": "bool",
+    "datetime": "datetime",
+    "datetime64": "datetime",
+    "date": "datetime",
+    "time": "time",
+    "timedelta": "timedelta",
+    "timedelta64": "timedelta",
+    "period": "period",
+    "mixed": "mixed",
+    "mixed-integer": "mixed",
+    "complex": "complex",
+}
+
+_CONVERSION_HINT = {
+    "datetime": (
+        "a datetime column cannot be used directly. Convert it to numbers first, "
+        "e.g. (X[col] - X[col].min()).dt.days, or X[col].dt.year / .dt.month / "
+        ".dt.dayofweek as separate columns"
+    ),
+    "timedelta": (
+        "a timedelta column cannot be used directly. Convert it to numbers first, "
+        "e.g. X[col].dt.total_seconds()"
+    ),
+    "period": (
+        "a period column cannot be used directly. Convert it to numbers first, "
+        "e.g. X[col].dt.year, or X[col].dt.start_time for a datetime"
+    ),
+    "time": (
+        "a column of times of day cannot be used directly. Convert it to numbers "
+        "first, e.g. X[col].map(lambda t: t.hour * 60 + t.minute)"
+    ),
 }
 
 
@@ -57,12 +88,26 @@ class EncodedTable:
 class TabularEncoder(TransformerMixin, BaseEstimator):
     """Turn a table into scaled numeric columns and categorical indices.
 
-    Numeric columns are scaled (by default a quantile transform to a normal
-    distribution, robust to outliers and skew); NaN stays NaN and is embedded
-    as a learned "missing" token by the network. Categorical columns become
-    indices into an embedding table: 0 for missing or unknown values (a
-    category not seen in ``fit`` is not an error), 1 to k for the k kept
-    categories, k + 1 for the rare ones.
+    What happens to each kind of column:
+
+    - **numeric** (int, float, nullable ``Int64``/``Float64``, or an object
+      column holding numbers): scaled as learned in ``fit`` (by default a
+      quantile transform to a normal distribution, robust to outliers and
+      skew). NaN, ``None`` and ``pd.NA`` stay NaN, and the network embeds them
+      as a learned per-column "missing" token: no imputation needed.
+    - **categorical** (pandas ``category``, ``object``/``str``/``string``
+      holding strings, ``bool``/``boolean``): an index into the column's
+      embedding table. 0 means missing *or unknown*: a category not seen in
+      ``fit`` is not an error. 1 to k are the k kept categories (most
+      frequent first) and k + 1 is shared by the rare ones (seen fewer than
+      ``min_frequency`` times, or beyond the ``max_categories`` most
+      frequent). Values are matched by value, so a column that was
+      ``category`` in ``fit`` may arrive as ``object`` or ``str``, or with its
+      categories in another order, and is encoded identically.
+    - **datetime, timedelta, period, mixed types** (e.g. numbers and strings
+      in one object column): a ``TypeError`` that names the column and says
+      how to convert it, unless ``categorical_features`` lists the column, in
+      which case its values are categories.
 
     Parameters
     ----------
@@ -70,17 +115,22 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
 default="from_dtype"
         Which columns are categorical. ``"from_dtype"``: pandas ``category``,
         ``object``/``string`` holding strings, and ``bool`` columns. Column
-        names, indices or a boolean mask choose them explicitly; ``None``
-        means no categorical column (the form of
+        names, indices or a boolean mask choose them explicitly (a ``bool``
+        column left out is then numeric 0/1); ``None`` means no categorical
+        column (the form of
         :class:`~sklearn.ensemble.HistGradientBoostingClassifier`).
     numeric_transform : {"quantile", "standard", "none"}, default="quantile"
-        ``"quantile"``: quantile transform to a normal distribution,
-        ``"standard"``: zero mean, unit variance, ``"none"``: as given.
+        ``"quantile"``: quantile transform to a normal distribution (at most
+        1,000 quantiles), ``"standard"``: zero mean, unit variance, ``"none"``:
+        as given. Statistics ignore missing values; a constant or all-missing
+        column is accepted and carries no signal.
     min_frequency : int, default=5
         Categories seen fewer times in ``fit`` share one "rare" index.
     max_categories : int, default=512
-        At most this many categories per column keep an index of their own
-        (the most frequent ones); the others are treated as rare.
+        The cap on high cardinality: at most this many categories per column
+        keep an index of their own (the most frequent ones); the others share
+        the "rare" index, so an embedding table has at most
+        ``max_categories + 2`` rows.
 
     Attributes
     ----------
@@ -97,6 +147,10 @@ default="from_dtype"
         ``i + 1`` is ``categories_[j][i]``).
     cardinalities_ : list of int
         Embedding-table size of each categorical column.
+
+    See Also
+    --------
+    AttentionCNNClassifier : Fits this encoder inside ``fit`` (as ``encoder_``).
 
     Examples
     --------
@@ -150,32 +204,54 @@ default="from_dtype"
         return self._fit(X)
 
     def _fit(self, X) -> TabularEncoder:
-        """Fit without parameter validation (the estimators call this)."""
-        X = validate_data(self, as_table(X), reset=True, skip_check_array=True)
+        """Fit without parameter validation (the estimators call this).
+
+        Nothing is stored until every check has passed, so a failed ``fit``
+        leaves a previously fitted encoder as it was.
+        """
+        X = as_table(X)
+        _check_column_names(X)
+        # Feature names are validated on a stand-in, and copied at the end.
+        names = _NameHolder()
+        validate_data(names, X, reset=True, skip_check_array=True)
         frame = _to_frame(X)
-        kinds = _column_kinds(frame)
-        is_cat = self._categorical_mask(frame, kinds)
-        self.numeric_columns_ = np.flatnonzero(~is_cat)
-        self.categorical_columns_ = np.flatnonzero(is_cat)
-        numeric = _numeric_block(frame, self.numeric_columns_)
-        self._scaler = _make_scaler(self.numeric_transform, numeric)
-        self.categories_, self._lookups, self.cardinalities_ = [], [], []
-        for j in self.categorical_columns_:
-            cats, lookup, n_kept = self._fit_categories(frame.iloc[:, j])
-            self.categories_.append(cats[:n_kept])
-            self._lookups.append((cats, lookup))
-            self.cardinalities_.append(int(lookup.max()) + 1)
+        kinds = [_column_kind(frame.iloc[:, j]) for j in range(frame.shape[1])]
+        feature_names = getattr(names, "feature_names_in_", None)
+        is_cat = self._categorical_mask(frame, kinds, feature_names)
+        numeric_columns = np.flatnonzero(~is_cat)
+        categorical_columns = np.flatnonzero(is_cat)
+        numeric = _numeric_block(frame, numeric_columns, kinds)
+        scaler = _make_scaler(self.numeric_transform, numeric)
+        lookups = [self._fit_categories(frame.iloc[:, j]) for j in categorical_columns]
+
+        self.n_features_in_ = names.n_features_in_
+        if feature_names is None:
+            self.__dict__.pop("feature_names_in_", None)
+        else:
+            self.feature_names_in_ = feature_names
+        self.numeric_columns_ = numeric_columns
+        self.categorical_columns_ = categorical_columns
+        self._scaler = scaler
+        self._lookups = [(cats, lookup) for cats, lookup, _ in lookups]
+        self.categories_ = [cats[:n_kept] for cats, _, n_kept in lookups]
+        # Index 0 (missing/unknown), the kept ones, and one shared rare index.
+        self.cardinalities_ = [
+            n_kept + 1 + int(len(cats) > n_kept) for cats, _, n_kept in lookups
+        ]
         return self
 
-    def _categorical_mask(self, frame: pd.DataFrame, kinds: list[str]) -> np.ndarray:
+    def _categorical_mask(
+        self, frame: pd.DataFrame, kinds: list[str], feature_names
+    ) -> np.ndarray:
+        """Which columns are categorical; raise for columns that are neither."""
         n = frame.shape[1]
         spec = self.categorical_features
         if isinstance(spec, str):  # "from_dtype"
-            return np.array([k == "categorical" for k in kinds], dtype=bool)
-        if spec is None:
+            mask = np.array([k in ("categorical", "bool") for k in kinds], dtype=bool)
+        elif spec is None:
             mask = np.zeros(n, dtype=bool)
         else:
-            mask = _mask_from_spec(np.asarray(spec), frame.columns, n)
+            mask = _mask_from_spec(spec, feature_names, n)
         for j in np.flatnonzero(~mask):
             if kinds[j] == "categorical":
                 raise ValueError(
@@ -183,29 +259,33 @@ default="from_dtype"
                     "not in categorical_features. Add it there, or convert it to "
                     "numbers before fit."
                 )
+            _check_numeric_kind(frame.iloc[:, j], frame.columns[j], kinds[j])
         return mask
 
     def _fit_categories(self, column: pd.Series) -> tuple[np.ndarray, np.ndarray, int]:
-        """Return the seen categories, the index lookup and the number kept.
+        """Return the seen categories, their index lookup and the number kept.
 
-        Kept categories come first, then the rare ones.
-
-        ``lookup[code + 1]`` is the embedding index of pandas category code
-        ``code`` (-1 for missing/unknown, which maps to 0).
+        Kept categories come first (most frequent first, ties in value order),
+        then the rare ones, which share the index ``n_kept + 1``.
         """
         counts = column.value_counts(dropna=True, sort=False)
-        counts = counts[counts > 0]
-        # Most frequent first; ties broken by value order for determinism.
-        order = np.lexsort((np.arange(len(counts)), -counts.to_numpy()))
-        counts = counts.iloc[order]
-        kept = counts[counts >= self.min_frequency].iloc[: self.max_categories]
-        rare = counts.index.difference(kept.index, sort=False)
-        cats = np.asarray(list(kept.index) + list(rare), dtype=object)
-        n_kept = len(kept)
+        counts = counts[counts > 0]  # unused categories of a category dtype
+        values = np.asarray(counts.index, dtype=object)
+        freq = counts.to_numpy()
+        try:  # value order for ties, so that the dtype does not matter
+            rank = np.empty(len(values), dtype=np.int64)
+            rank[pd.Index(values).argsort()] = np.arange(len(values))
+        except TypeError:  # values of mixed types: order of appearance
+            rank = np.arange(len(values))
+        order = np.lexsort((rank, -freq))
+        values, freq = values[order], freq[order]
+        n_kept = min(int((freq >= self.min_frequency).sum()), self.max_categories)
+        n_rare = len(values) - n_kept
+        # lookup[p + 1] is the index of values[p]; lookup[0] = 0 for p = -1.
         lookup = np.concatenate(
-            [[0], np.arange(1, n_kept + 1), np.full(len(rare), n_kept + 1)]
+            [[0], np.arange(1, n_kept + 1), np.full(n_rare, n_kept + 1)]
         ).astype(np.int64)
-        return cats, lookup, n_kept
+        return values, lookup, n_kept
 
     # -- transforming ----------------------------------------------------------
     def encode(self, X) -> EncodedTable:
@@ -222,22 +302,25 @@ default="from_dtype"
             ``x_num`` float32 and ``x_cat`` int64 arrays.
         """
         check_is_fitted(self)
+        X = as_table(X)
+        _check_column_names(X)
         frame = _to_frame(X)
         if frame.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {frame.shape[1]} features, but {type(self).__name__} is "
                 f"expecting {self.n_features_in_} features as input."
             )
-        kinds = _column_kinds(frame)
-        numeric = _numeric_block(frame, self.numeric_columns_, kinds)
-        x_num = self._scaler(numeric).astype(np.float32, copy=False)
-        x_cat = np.zeros((len(frame), len(self.categorical_columns_)), dtype=np.int64)
+        numeric = _numeric_block(frame, self.numeric_columns_)
+        x_num = _to_float32(self._scaler(numeric), frame, self.numeric_columns_)
+        x_cat = np.empty((len(frame), len(self.categorical_columns_)), dtype=np.int64)
         for k, (j, (cats, lookup)) in enumerate(
             zip(self.categorical_columns_, self._lookups, strict=True)
         ):
-            codes = pd.Categorical(_as_object(frame.iloc[:, j]), categories=cats).codes
-            x_cat[:, k] = lookup[codes.astype(np.int64) + 1]
-        return EncodedTable(np.ascontiguousarray(x_num), x_cat)
+            values = frame.iloc[:, j].to_numpy(dtype=object)
+            # Position -1 (missing, or not seen in fit) becomes index 0.
+            position = pd.Index(cats, dtype=object).get_indexer(values)
+            x_cat[:, k] = lookup[position + 1]
+        return EncodedTable(x_num, x_cat)
 
     def transform(self, X) -> np.ndarray:
         """Encode ``X`` as one float array in the column order of ``fit``.
@@ -256,7 +339,9 @@ default="from_dtype"
             The encoded table.
         """
         check_is_fitted(self)
-        X = validate_data(self, as_table(X), reset=False, skip_check_array=True)
+        X = as_table(X)
+        _check_column_names(X)
+        X = validate_data(self, X, reset=False, skip_check_array=True)
         table = self.encode(X)
         out = np.empty((len(table), self.n_features_in_), dtype=np.float64)
         out[:, self.numeric_columns_] = table.x_num
@@ -294,103 +379,128 @@ default="from_dtype"
         return tags
 
 
-# -- helpers ---------------------------------------------------------------------
+class _NameHolder(BaseEstimator):
+    """Receives ``n_features_in_`` and ``feature_names_in_`` from validation."""
+
+
+# -- checks ----------------------------------------------------------------------
+def _check_column_names(X) -> None:
+    """Raise for duplicated column names (before sklearn's less clear error)."""
+    if isinstance(X, pd.DataFrame) and X.columns.has_duplicates:
+        dup = X.columns[X.columns.duplicated()].unique()
+        raise ValueError(
+            f"X has duplicated column names: {format_columns(dup)}. Rename "
+            "them so that every column has its own name."
+        )
+
+
 def _to_frame(X) -> pd.DataFrame:
     """Return ``X`` as a DataFrame, checking what ``check_array`` would check."""
     if isinstance(X, pd.DataFrame):
         n, m = X.shape
         if n == 0 or m == 0:
-            what, minimum = ("sample", 1) if n == 0 else ("feature", 1)
+            what = "sample" if n == 0 else "feature"
             raise ValueError(
                 f"Found array with 0 {what}(s) (shape={X.shape}) while a minimum "
-                f"of {minimum} is required."
-            )
-        if X.columns.has_duplicates:
-            dup = X.columns[X.columns.duplicated()].unique()
-            raise ValueError(
-                f"X has duplicated column names: {format_columns(dup)}. Rename "
-                "them so that every column has its own name."
+                "of 1 is required."
             )
         return X
     if sp.issparse(X):
         # A sparse matrix (e.g. one-hot output of a ColumnTransformer) is
         # densified: the network embeds every column as a token anyway.
-        X = check_array(X, accept_sparse=True, ensure_all_finite="allow-nan").toarray()
+        X = check_array(X, accept_sparse=True, ensure_all_finite=False).toarray()
     arr = check_array(X, dtype=None, ensure_all_finite=False)
     if arr.dtype.kind == "O":
         try:
             arr = arr.astype(np.float64)
-        except ValueError:
+        except (TypeError, ValueError):
             pass  # strings: handled column by column
     return pd.DataFrame(arr, copy=False)
 
 
-def _column_kinds(frame: pd.DataFrame) -> list[str]:
-    """Return "numeric" or "categorical" per column; raise on unusable ones."""
-    kinds = []
-    for name, dtype in frame.dtypes.items():
-        if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(dtype):
-            kinds.append("categorical")
-        elif pd.api.types.is_complex_dtype(dtype):
-            raise ValueError(f"Complex data not supported: column {name!r} is complex.")
-        elif pd.api.types.is_numeric_dtype(dtype):
-            kinds.append("numeric")
-        elif isinstance(dtype, pd.DatetimeTZDtype) or dtype.kind in "mM":
-            raise _time_error(name, "datetime")
-        else:
-            kinds.append(_object_kind(name, frame[name]))
-    return kinds
-
-
-def _object_kind(name, column: pd.Series) -> str:
-    inferred = pd.api.types.infer_dtype(column, skipna=True)
-    if inferred in _CATEGORICAL_INFERRED:
+def _column_kind(column: pd.Series) -> str:
+    """Kind of a column: "numeric", "categorical", "bool", or an unusable kind."""
+    dtype = column.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
         return "categorical"
-    if inferred in _NUMERIC_INFERRED:
+    if pd.api.types.is_bool_dtype(dtype):
+        return "bool"
+    if pd.api.types.is_complex_dtype(dtype):
+        return "complex"
+    if pd.api.types.is_numeric_dtype(dtype):
         return "numeric"
-    if inferred in _TIME_INFERRED:
-        raise _time_error(name, "timedelta" if "timedelta" in inferred else "datetime")
-    types = sorted({type(v).__name__ for v in column.dropna().head(10_000)})
+    if isinstance(dtype, pd.DatetimeTZDtype) or dtype.kind == "M":
+        return "datetime"
+    if dtype.kind == "m":
+        return "timedelta"
+    if isinstance(dtype, pd.PeriodDtype):
+        return "period"
+    inferred = pd.api.types.infer_dtype(column, skipna=True)
+    return _INFERRED_KIND.get(inferred, "other")
+
+
+def _check_numeric_kind(column: pd.Series, name, kind: str) -> None:
+    """Raise a clear error if a non-categorical column cannot be numbers."""
+    if kind in ("numeric", "bool"):
+        return
+    if kind in _CONVERSION_HINT:
+        raise TypeError(f"Column {name!r}: {_CONVERSION_HINT[kind]}.")
+    if kind == "complex":
+        raise ValueError(f"Complex data not supported: column {name!r} is complex.")
+    examples: dict[str, object] = {}
+    for value in column.dropna().head(10_000):
+        examples.setdefault(type(value).__name__, value)
+    shown = ", ".join(f"{t} (e.g. {v!r})" for t, v in list(examples.items())[:4])
+    what = "mixes values of types" if len(examples) > 1 else "holds values of type"
     raise TypeError(
-        f"Column {name!r} mixes values of types {types}. A column must hold "
-        "either numbers or strings: convert it with .astype(str) to treat it as "
-        "categorical, or pd.to_numeric(..., errors='coerce') to treat it as numeric."
+        f"Column {name!r} {what} {shown}. Each column of the X argument must be "
+        "all strings or all numbers: convert it with .astype(str) to treat it as "
+        "categorical (or list it in categorical_features), or with "
+        "pd.to_numeric(..., errors='coerce') to treat it as numeric."
     )
 
 
-def _time_error(name, kind: str) -> TypeError:
-    how = (
-        "e.g. (X[col] - X[col].min()).dt.days, or .dt.year / .dt.month / .dt.dayofweek"
-        if kind == "datetime"
-        else "e.g. X[col].dt.total_seconds()"
-    )
-    return TypeError(
-        f"Column {name!r} has a {kind} dtype, which cannot be used directly. "
-        f"Convert it to numbers first ({how})."
-    )
-
-
-def _mask_from_spec(spec: np.ndarray, columns: pd.Index, n: int) -> np.ndarray:
+def _mask_from_spec(spec, feature_names, n: int) -> np.ndarray:
     """Boolean mask from names, indices or a mask (HistGradientBoosting's form)."""
-    if spec.dtype.kind == "b":
-        if spec.shape != (n,):
+    items = np.asarray(spec, dtype=object)
+    if items.ndim != 1:
+        raise ValueError(
+            "categorical_features must be 'from_dtype', None, or a 1-D list of "
+            f"column names, indices or booleans. Got an array of shape {items.shape}."
+        )
+    mask = np.zeros(n, dtype=bool)
+    if items.size == 0:
+        return mask
+    if all(isinstance(s, bool | np.bool_) for s in items):
+        if items.shape != (n,):
             raise ValueError(
                 f"categorical_features as a boolean mask must have {n} entries, one "
-                f"per column. Got {spec.shape[0]}."
+                f"per column. Got {items.shape[0]}."
             )
-        return spec.copy()
-    mask = np.zeros(n, dtype=bool)
-    if spec.dtype.kind in "iu":
-        bad = spec[(spec < 0) | (spec >= n)]
+        return items.astype(bool)
+    if all(isinstance(s, Integral) and not isinstance(s, bool) for s in items):
+        indices = items.astype(np.int64)
+        bad = indices[(indices < 0) | (indices >= n)]
         if bad.size:
             raise ValueError(
                 f"categorical_features holds indices out of range for {n} columns: "
                 f"{bad.tolist()}."
             )
-        mask[spec] = True
+        mask[indices] = True
         return mask
-    names = [str(c) for c in columns]
-    for name in spec.tolist():
+    if not all(isinstance(s, str) for s in items):
+        raise ValueError(
+            "categorical_features must hold only column names (str), only indices "
+            f"(int) or a boolean mask. Got {items.tolist()!r}."
+        )
+    if feature_names is None:
+        raise ValueError(
+            "categorical_features holds column names, but X has no string column "
+            "names (it is an array, or its columns are not all strings). Pass "
+            "column indices or a boolean mask instead."
+        )
+    names = [str(c) for c in feature_names]
+    for name in items.tolist():
         if name not in names:
             raise ValueError(
                 f"categorical_features names column {name!r}, which is not in X."
@@ -400,35 +510,65 @@ def _mask_from_spec(spec: np.ndarray, columns: pd.Index, n: int) -> np.ndarray:
     return mask
 
 
+# -- numeric columns -------------------------------------------------------------
 def _numeric_block(
     frame: pd.DataFrame, columns: np.ndarray, kinds: list[str] | None = None
 ) -> np.ndarray:
-    """Numeric columns as float64 (NaN for missing); inf is an error."""
-    if kinds is not None:
-        for j in columns:
-            if kinds[j] != "numeric":
-                name = frame.columns[j]
-                raise ValueError(
-                    f"Column {name!r} was numeric in fit but holds strings or "
-                    "categories now."
-                )
-    if not len(columns):
-        return np.empty((len(frame), 0))
-    block = frame.iloc[:, columns]
-    try:
-        values = block.to_numpy(dtype=np.float64, na_value=np.nan)
-    except (TypeError, ValueError):
-        values = block.apply(pd.to_numeric, errors="coerce").to_numpy(
-            dtype=np.float64, na_value=np.nan
-        )
-    infinite = np.isinf(values)
+    """Numeric columns as float64 (NaN for missing); inf is an error.
+
+    ``kinds`` are the column kinds when fitting (already checked); at predict
+    time they are recomputed, since dtypes may drift between fit and predict.
+    """
+    values = np.empty((len(frame), len(columns)), dtype=np.float64)
+    for k, j in enumerate(columns):
+        column, name = frame.iloc[:, j], frame.columns[j]
+        kind = _column_kind(column) if kinds is None else kinds[j]
+        values[:, k] = _numeric_values(column, name, kind)
+    infinite = np.isinf(values).any(axis=0)
     if infinite.any():
-        bad = [frame.columns[columns[j]] for j in np.flatnonzero(infinite.any(axis=0))]
+        bad = [frame.columns[columns[k]] for k in np.flatnonzero(infinite)]
         raise ValueError(
             f"Input X contains infinity in column(s) {format_columns(bad)}. Replace "
             "it with NaN (treated as missing) or a finite value."
         )
     return values
+
+
+def _numeric_values(column: pd.Series, name, kind: str) -> np.ndarray:
+    """Values of a numeric column as float64, NaN for every kind of missing."""
+    if kind == "categorical" and isinstance(column.dtype, pd.CategoricalDtype):
+        if pd.api.types.is_numeric_dtype(column.cat.categories.dtype):
+            kind = "numeric"  # numbers stored as a category dtype
+    if kind == "categorical" and not column.notna().any():
+        kind = "numeric"  # only missing values, whatever the dtype
+    if kind == "categorical":
+        example = column.dropna().iloc[0]
+        raise ValueError(
+            f"Column {name!r} was numeric in fit but holds strings or categories now "
+            f"(e.g. {example!r}). Pass numbers, with NaN for missing values."
+        )
+    _check_numeric_kind(column, name, kind)
+    try:
+        return column.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError) as exc:  # e.g. an object column of Fractions
+        raise TypeError(
+            f"Column {name!r} holds values that cannot be converted to float: {exc}"
+        ) from None
+
+
+def _to_float32(values: np.ndarray, frame: pd.DataFrame, columns) -> np.ndarray:
+    """Cast the scaled columns to float32, refusing values that overflow."""
+    with np.errstate(over="ignore"):
+        out = np.ascontiguousarray(values, dtype=np.float32)
+    overflow = np.isinf(out).any(axis=0)
+    if overflow.any():
+        bad = [frame.columns[columns[k]] for k in np.flatnonzero(overflow)]
+        raise ValueError(
+            f"Column(s) {format_columns(bad)} hold values too large for float32 "
+            "(above 3.4e38 in absolute value) after scaling. Rescale them, or use "
+            "numeric_transform='quantile'."
+        )
+    return out
 
 
 def _make_scaler(kind: str, numeric: np.ndarray):
@@ -457,10 +597,11 @@ class _Standard:
             )
             var = np.nansum((values - mean) ** 2, axis=0) / np.maximum(counts, 1)
         self.mean = mean
-        self.scale = np.where(var > 0, np.sqrt(var), 1.0)
+        self.scale = np.where((var > 0) & np.isfinite(var), np.sqrt(var), 1.0)
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
-        return (values - self.mean) / self.scale
+        with np.errstate(over="ignore"):
+            return (values - self.mean) / self.scale
 
 
 class _Quantile:
@@ -468,9 +609,8 @@ class _Quantile:
 
     def __init__(self, values: np.ndarray):
         self.observed = ~np.isnan(values).all(axis=0)
-        n = len(values)
         self.transformer = QuantileTransformer(
-            n_quantiles=max(min(1000, n), 2),
+            n_quantiles=min(1000, len(values)),
             output_distribution="normal",
             subsample=None,
         )
@@ -482,10 +622,3 @@ class _Quantile:
         if self.observed.any():
             out[:, self.observed] = self.transformer.transform(values[:, self.observed])
         return out
-
-
-def _as_object(column: pd.Series) -> pd.Series | np.ndarray:
-    """Values of a categorical column, compared by value whatever its dtype."""
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        return column.astype(object)
-    return column

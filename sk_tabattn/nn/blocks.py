@@ -16,16 +16,44 @@ from .attention import AttentionBlock
 PoolingName = Literal["mean", "attention"]
 
 
-class ChannelNorm(nn.LayerNorm):
-    """LayerNorm over the channels of each position of a ``[B, C, L]`` tensor.
+class SampleNorm(nn.GroupNorm):
+    """Normalise each sample over all its channels and positions (one group).
 
-    Unlike BatchNorm, it does not depend on the other rows of the batch, so a
-    one-row batch trains and predicts like any other.
+    Like LayerNorm it does not depend on the other rows of the batch, so a
+    one-row batch trains and predicts like any other; unlike a per-position
+    LayerNorm it works on the ``[B, C, L]`` layout directly, with no
+    transposes (the MetaFormer/PoolFormer choice for conv features).
+
+    Parameters
+    ----------
+    channels : int
+        Number of channels.
     """
 
+    def __init__(self, channels: int):
+        super().__init__(1, channels)
+
+
+class SpatialDropout(nn.Module):
+    """Drop whole channels of a ``[B, C, L]`` tensor (SpatialDropout).
+
+    The standard dropout of 1D CNNs: neighbouring positions of a channel are
+    correlated, so dropping single entries regularises little; it also draws
+    ``L`` times fewer random numbers.
+
+    Parameters
+    ----------
+    p : float
+        Probability of dropping a channel.
+    """
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Normalise ``(batch_size, channels, n_positions)`` over the channels."""
-        return super().forward(x.transpose(1, 2)).transpose(1, 2)
+        """Return ``x`` with channels dropped (in training) and rescaled."""
+        return F.dropout1d(x, self.p, self.training) if self.p else x
 
 
 class ConvBlock(nn.Module):
@@ -47,8 +75,8 @@ class ConvBlock(nn.Module):
     def __init__(self, *, channels: int, kernel_size: int, dropout: float):
         super().__init__()
         self.conv = nn.Conv1d(channels, channels, kernel_size, padding="same")
-        self.norm = ChannelNorm(channels)
-        self.dropout = nn.Dropout(dropout)
+        self.norm = SampleNorm(channels)
+        self.dropout = SpatialDropout(dropout)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         """Return ``(batch_size, channels, n_positions)``."""
@@ -68,9 +96,9 @@ class ResidualAttention(nn.Module):
 
     def __init__(self, block: AttentionBlock, *, dropout: float):
         super().__init__()
-        self.norm = ChannelNorm(block.channels)
+        self.norm = SampleNorm(block.channels)
         self.block = block
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = SpatialDropout(dropout)
 
     def attend(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Return the output and the block's weights."""
@@ -105,7 +133,7 @@ class AttentionPool(nn.Module):
 
     def __init__(self, *, channels: int):
         super().__init__()
-        self.norm = ChannelNorm(channels)
+        self.norm = SampleNorm(channels)
         self.score = nn.Conv1d(channels, 1, kernel_size=1)
 
     def pool(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,0 +1,281 @@
+"""The estimators' own behaviour: targets, determinism, training, parameters."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+
+from sk_tabattn import (
+    ATTENTION_BLOCKS,
+    AttentionCNNClassifier,
+    AttentionCNNRegressor,
+    TooFewSamplesWarning,
+)
+from sk_tabattn._base import auto_batch_size
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array(["cat", "dog"]),
+        np.array([3, 7, 11]),
+        np.array([True, False]),
+        np.array(["a", "b", "c", "d"]),
+    ],
+    ids=["str-binary", "int-multiclass", "bool", "str-multiclass"],
+)
+def test_classifier_returns_the_original_labels(labels, tiny_params):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(80, 4))
+    y = labels[
+        np.argmax(X[:, : len(labels)] if len(labels) <= 4 else X, axis=1) % len(labels)
+    ]
+    clf = AttentionCNNClassifier(**tiny_params).fit(X, y)
+    np.testing.assert_array_equal(clf.classes_, np.sort(np.unique(y)))
+    proba = clf.predict_proba(X)
+    assert proba.shape == (80, len(labels)) and proba.dtype == np.float64
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    pred = clf.predict(X)
+    assert set(pred) <= set(labels.tolist())
+    np.testing.assert_array_equal(pred, clf.classes_[proba.argmax(axis=1)])
+
+
+def test_classifier_learns(numeric_data, tiny_params):
+    X, y = numeric_data
+    clf = AttentionCNNClassifier(**{**tiny_params, "max_epochs": 30, "lr": 3e-3})
+    assert clf.fit(X, y).score(X, y) > 0.9
+
+
+@pytest.mark.parametrize("two_d", [False, True])
+def test_regressor_predicts_in_the_original_scale(regression_data, tiny_params, two_d):
+    X, y = regression_data
+    target = np.column_stack([y, -y / 10]) if two_d else y
+    params = {**tiny_params, "max_epochs": 40, "lr": 3e-3}
+    reg = AttentionCNNRegressor(**params).fit(X, target)
+    pred = reg.predict(X)
+    assert pred.shape == target.shape and pred.dtype == np.float64
+    assert reg.n_outputs_ == (2 if two_d else 1)
+    assert reg.score(X, target) > 0.8
+    # targets are around 100 and -10: the network was trained on standardised ones
+    np.testing.assert_allclose(pred.mean(axis=0), target.mean(axis=0), rtol=0.05)
+
+
+def test_regressor_accepts_a_dataframe_target(regression_data, tiny_params):
+    X, y = regression_data
+    target = pd.DataFrame({"a": y, "b": 2 * y})
+    pred = AttentionCNNRegressor(**tiny_params).fit(X, target).predict(X)
+    assert pred.shape == (len(y), 2)
+
+
+@pytest.mark.parametrize("Est", [AttentionCNNClassifier, AttentionCNNRegressor])
+def test_same_random_state_gives_identical_predictions(Est, mixed_frame, tiny_params):
+    X, y = mixed_frame
+    if Est is AttentionCNNRegressor:
+        y = (y == "yes").astype(float) + X["income"].to_numpy() / 1e5
+    params = {**tiny_params, "early_stopping": True, "dropout": 0.2}
+    first = Est(**params).fit(X, y)
+    second = Est(**params).fit(X, y)
+    out = "predict_proba" if Est is AttentionCNNClassifier else "predict"
+    np.testing.assert_array_equal(getattr(first, out)(X), getattr(second, out)(X))
+    third = Est(**{**params, "random_state": 1}).fit(X, y)
+    assert not np.array_equal(getattr(first, out)(X), getattr(third, out)(X))
+
+
+def test_fit_leaves_the_global_random_states_alone(numeric_data, tiny_params):
+    X, y = numeric_data
+    torch_state = torch.get_rng_state()
+    np_state = np.random.get_state()  # noqa: NPY002  (the legacy global state)
+    AttentionCNNClassifier(**{**tiny_params, "early_stopping": True}).fit(X, y)
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    after = np.random.get_state()  # noqa: NPY002
+    assert after[0] == np_state[0] and np.array_equal(after[1], np_state[1])
+
+
+@pytest.mark.parametrize("name", sorted(ATTENTION_BLOCKS))
+def test_predictions_do_not_depend_on_the_batch(name, mixed_frame, tiny_params):
+    X, y = mixed_frame
+    clf = AttentionCNNClassifier(
+        **{**tiny_params, "attention": name, "attention_position": "each"}
+    ).fit(X, y)
+    full = clf.predict_proba(X)
+    single = np.vstack([clf.predict_proba(X.iloc[i : i + 1]) for i in range(10)])
+    np.testing.assert_allclose(single, full[:10], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(clf.predict_proba(X.iloc[::-1])[::-1], full, atol=1e-6)
+
+
+def test_verbose_0_prints_nothing_and_verbose_1_prints_epochs(
+    numeric_data, tiny_params, capsys
+):
+    X, y = numeric_data
+    AttentionCNNClassifier(**{**tiny_params, "early_stopping": True}).fit(X, y)
+    assert capsys.readouterr().out == ""
+    AttentionCNNClassifier(**{**tiny_params, "verbose": 1}).fit(X, y)
+    out = capsys.readouterr().out
+    assert "epoch" in out and "train_loss" in out
+    assert len(re.findall(r"^\s+\d+\s", out, flags=re.M)) == tiny_params["max_epochs"]
+
+
+@pytest.mark.parametrize("attention", ["none", "row", "multihead"])
+def test_a_last_batch_of_one_row_trains(attention, tiny_params):
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(33, 3)), np.array([0, 1] * 16 + [0])
+    clf = AttentionCNNClassifier(**{**tiny_params, "attention": attention})
+    assert clf.fit(X, y).predict(X).shape == (33,)
+
+
+@pytest.mark.parametrize("attention", ["multihead", "mha", "row", "se"])
+def test_a_single_feature_works(attention, tiny_params):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(50, 1))
+    y = (X[:, 0] > 0).astype(int)
+    clf = AttentionCNNClassifier(**{**tiny_params, "attention": attention}).fit(X, y)
+    assert np.isfinite(clf.predict_proba(X)).all()
+
+
+def test_training_on_two_rows_warns_and_skips_early_stopping(tiny_params):
+    X, y = np.array([[0.0], [1.0]]), np.array([0, 1])
+    clf = AttentionCNNClassifier(**{**tiny_params, "early_stopping": True})
+    with pytest.warns(TooFewSamplesWarning, match="trains on all rows"):
+        clf.fit(X, y)
+    assert "valid_loss" not in clf.history_[-1]
+
+
+def test_early_stopping_stops_and_restores_the_best_weights(tiny_params):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 5))
+    y = rng.randint(0, 2, 200)  # pure noise: the validation loss soon rises
+    params = {**tiny_params, "early_stopping": True, "patience": 3, "max_epochs": 60}
+    params["lr"] = 1e-2
+    clf = AttentionCNNClassifier(**params).fit(X, y)
+    valid_losses = clf.history_[:, "valid_loss"]
+    assert len(valid_losses) < 60
+    stopper = dict(clf.net_.callbacks_)["early_stopping"]
+    best = int(np.argmin(valid_losses)) + 1
+    assert stopper.best_epoch_ == best
+    for name, value in clf.net_.module_.state_dict().items():
+        torch.testing.assert_close(value, stopper.best_model_weights_[name])
+
+
+def test_early_stopping_split_is_stratified(tiny_params):
+    y = np.array([0] * 90 + [1] * 10)
+    clf = AttentionCNNClassifier(**{**tiny_params, "early_stopping": True})
+    train, valid = clf._split(100, y, np.random.RandomState(0))
+    assert len(valid) == 10 and y[valid].sum() == 1
+    assert len(np.intersect1d(train, valid)) == 0 and len(train) + len(valid) == 100
+
+
+@pytest.mark.parametrize(
+    ("n_train", "expected"), [(10, 32), (1000, 128), (18000, 512), (10**6, 1024)]
+)
+def test_auto_batch_size(n_train, expected):
+    assert auto_batch_size(n_train) == expected
+
+
+@pytest.mark.parametrize("Est", [AttentionCNNClassifier, AttentionCNNRegressor])
+def test_every_parameter_has_a_constraint(Est):
+    assert set(Est().get_params()) == set(Est._parameter_constraints)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (
+            {"attention": "foo"},
+            "The 'attention' parameter of AttentionCNNClassifier must be a str among",
+        ),
+        (
+            {"n_heads": 0},
+            "The 'n_heads' parameter of AttentionCNNClassifier must be an int in the "
+            "range [1, inf). Got 0 instead.",
+        ),
+        (
+            {"validation_fraction": 1.5},
+            "The 'validation_fraction' parameter of AttentionCNNClassifier must be a "
+            "float in the range (0.0, 1.0). Got 1.5 instead.",
+        ),
+        (
+            {"attention": "mha", "d_token": 30, "n_heads": 4},
+            "d_token must be divisible by n_heads when attention='mha'. Got "
+            "d_token=30, n_heads=4.",
+        ),
+        ({"batch_size": "big"}, "The 'batch_size' parameter of AttentionCNNClassifier"),
+    ],
+)
+def test_bad_parameters_raise_in_fit_not_in_init(params, message, numeric_data):
+    X, y = numeric_data
+    clf = AttentionCNNClassifier(**params)  # no error here
+    assert clf.get_params()[next(iter(params))] == next(iter(params.values()))
+    with pytest.raises(ValueError, match=re.escape(message)):
+        clf.fit(X, y)
+
+
+def test_a_newly_registered_attention_block_is_accepted(numeric_data, tiny_params):
+    from sk_tabattn import register_attention
+    from sk_tabattn.nn import AttentionBlock
+
+    @register_attention("test_half")
+    class Half(AttentionBlock):
+        def attend(self, x):
+            return 0.5 * x, None
+
+    try:
+        X, y = numeric_data
+        clf = AttentionCNNClassifier(**{**tiny_params, "attention": "test_half"})
+        assert clf.fit(X, y).predict(X).shape == y.shape
+    finally:
+        del ATTENTION_BLOCKS["test_half"]
+
+
+@pytest.mark.parametrize("fusion", ["sum", "scalar", "softmax", "adaptive"])
+@pytest.mark.parametrize(
+    "streams", ["dtype", [["age", "income"], ["city", "member", "plan"]]]
+)
+def test_streams_and_fusion(streams, fusion, mixed_frame, tiny_params):
+    X, y = mixed_frame
+    clf = AttentionCNNClassifier(**tiny_params, streams=streams, fusion=fusion).fit(
+        X, y
+    )
+    assert len(clf.net_.module_.branches) == 2
+    assert np.isfinite(clf.predict_proba(X)).all()
+
+
+@pytest.mark.parametrize(
+    ("streams", "message"),
+    [
+        ([["age", "income"]], "Columns 'city', 'member', 'plan' are in no stream."),
+        ([["age", "incme"], ["city", "member", "plan"]], "Did you mean 'income'?"),
+        ([["age", 9]], "streams names column index 9, but X has 5 columns."),
+        (["age"], "streams must be None, 'dtype' or a list of non-empty lists"),
+    ],
+)
+def test_bad_streams(streams, message, mixed_frame, tiny_params):
+    X, y = mixed_frame
+    with pytest.raises(ValueError, match=re.escape(message)):
+        AttentionCNNClassifier(**tiny_params, streams=streams).fit(X, y)
+
+
+def test_clone_before_and_after_fit(numeric_data, tiny_params):
+    X, y = numeric_data
+    clf = AttentionCNNClassifier(**tiny_params, callbacks=[])
+    fitted = clone(clf).fit(X, y)
+    again = clone(fitted)
+    assert again.get_params() == clf.get_params()
+    assert not hasattr(again, "net_")
+    np.testing.assert_array_equal(
+        again.fit(X, y).predict_proba(X), fitted.predict_proba(X)
+    )
+
+
+def test_user_callbacks_are_used_and_not_modified(numeric_data, tiny_params):
+    from skorch.callbacks import EpochScoring
+
+    X, y = numeric_data
+    scoring = EpochScoring("accuracy", on_train=True, name="train_acc")
+    clf = AttentionCNNClassifier(**tiny_params, callbacks=[scoring]).fit(X, y)
+    assert "train_acc" in clf.history_[-1]
+    assert not hasattr(scoring, "best_score_")  # the net got a copy

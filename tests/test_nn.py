@@ -1,0 +1,160 @@
+"""The network and its attention blocks, driven by the registry."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sk_tabattn.nn import ATTENTION_BLOCKS, AttentionBlock, AttentionCNN
+from sk_tabattn.nn.attention import RowAttention, register_attention
+from sk_tabattn.nn.fusion import StreamFusion
+from sk_tabattn.nn.tokenizer import FeatureTokenizer
+
+BLOCKS = sorted(ATTENTION_BLOCKS)
+POSITIONS = ["before", "after", "each"]
+
+
+def _inputs(batch=16, n_numeric=3, cardinalities=(4, 6), seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x_num = torch.randn(batch, n_numeric, generator=g)
+    x_num[0, 1] = float("nan")
+    x_cat = torch.stack(
+        [torch.randint(0, c, (batch,), generator=g) for c in cardinalities], dim=1
+    )
+    return x_num, x_cat
+
+
+def _net(attention, position="after", **kwargs):
+    params = {"n_numeric": 3, "cardinalities": [4, 6], "n_outputs": 3, "d_token": 8}
+    params.update(n_heads=2, attention_dim=4, attention=attention)
+    return AttentionCNN(attention_position=position, **params, **kwargs)
+
+
+@pytest.mark.parametrize("name", BLOCKS)
+def test_block_keeps_shape_and_is_finite(name):
+    block = ATTENTION_BLOCKS[name](channels=8, n_heads=2, attention_dim=4, dropout=0.0)
+    x = torch.randn(5, 8, 7)
+    out, weights = block.attend(x)
+    assert out.shape == x.shape
+    assert torch.isfinite(out).all()
+    assert torch.equal(block(x), out) or name == "row"
+
+
+@pytest.mark.parametrize("position", POSITIONS)
+@pytest.mark.parametrize("name", BLOCKS)
+def test_network_output_shape_gradients_and_no_nan(name, position):
+    net = _net(name, position)
+    x_num, x_cat = _inputs()
+    out = net(x_num, x_cat)
+    assert out.shape == (16, 3)
+    assert torch.isfinite(out).all()
+    out.sum().backward()
+    block_params = [p for n, p in net.named_parameters() if ".attentions." in n]
+    assert (name == "none") == (not block_params)
+    for p in block_params:
+        assert p.grad is not None and torch.isfinite(p.grad).all()
+        if name != "row":  # row's first layer only sees the batch-normalised score
+            assert p.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("name", BLOCKS)
+def test_prediction_of_a_row_does_not_depend_on_its_batch(name):
+    torch.manual_seed(0)
+    net = _net(name, "each")
+    x_num, x_cat = _inputs(batch=32)
+    net.train()
+    for _ in range(3):  # move running statistics away from their start
+        net(*_inputs(batch=32, seed=1))
+    net.eval()
+    with torch.no_grad():
+        full = net(x_num, x_cat)
+        rows = torch.cat([net(x_num[i : i + 1], x_cat[i : i + 1]) for i in range(32)])
+    torch.testing.assert_close(rows, full, rtol=1e-5, atol=1e-6)
+
+
+def test_row_attention_weights_average_one_in_training():
+    block = RowAttention(channels=8)
+    block.train()
+    _, weights = block.attend(torch.randn(64, 8, 5))
+    assert weights.shape == (64,)
+    torch.testing.assert_close(weights.mean(), torch.tensor(1.0))
+    assert weights.std() > 0
+
+
+def test_row_attention_uses_running_normaliser_at_inference():
+    block = RowAttention(channels=8)
+    block.train()
+    block.attend(torch.randn(64, 8, 5))
+    assert block.running_norm.item() != 0.5  # updated from its start value
+    block.eval()
+    x = torch.randn(10, 8, 5)
+    _, weights = block.attend(x)
+    _, first = block.attend(x[:1])
+    torch.testing.assert_close(first, weights[:1])
+
+
+def test_row_attention_trains_on_a_single_row():
+    block = RowAttention(channels=8)
+    block.train()
+    out, _ = block.attend(torch.randn(1, 8, 5))
+    assert torch.isfinite(out).all()
+
+
+def test_tokenizer_embeds_missing_values_and_index_zero():
+    tok = FeatureTokenizer(n_numeric=2, cardinalities=[3], d_token=4)
+    x_num = torch.tensor([[float("nan"), 1.0], [2.0, 1.0]])
+    x_cat = torch.tensor([[0], [2]])
+    tokens = tok(x_num, x_cat)
+    assert tokens.shape == (2, 3, 4)
+    torch.testing.assert_close(tokens[0, 0], tok.num_missing[0])
+    assert torch.isfinite(tokens).all()
+
+
+def test_tokenizer_with_only_categorical_columns():
+    tok = FeatureTokenizer(n_numeric=0, cardinalities=[3, 5], d_token=4)
+    tokens = tok(torch.empty(2, 0), torch.tensor([[0, 4], [2, 1]]))
+    assert tokens.shape == (2, 2, 4)
+
+
+def test_mha_rejects_channels_not_divisible_by_heads():
+    with pytest.raises(ValueError, match="Got channels=10, n_heads=4"):
+        ATTENTION_BLOCKS["mha"](channels=10, n_heads=4)
+
+
+def test_register_attention_adds_a_block_and_refuses_duplicates():
+    @register_attention("test_double")
+    class Double(AttentionBlock):
+        def attend(self, x):
+            return 2 * x, None
+
+    try:
+        assert ATTENTION_BLOCKS["test_double"] is Double
+        out = _net("test_double")(*_inputs())
+        assert out.shape == (16, 3)
+        with pytest.raises(ValueError, match="already registered"):
+            register_attention("test_double")(Double)
+    finally:
+        del ATTENTION_BLOCKS["test_double"]
+
+
+@pytest.mark.parametrize("kind", ["sum", "scalar", "softmax", "adaptive"])
+def test_stream_fusion(kind):
+    fusion = StreamFusion(kind=kind, n_streams=3, channels=8)
+    streams = [torch.randn(4, 8) for _ in range(3)]
+    out, weights = fusion.fuse(streams)
+    assert out.shape == (4, 8)
+    if kind == "sum":
+        torch.testing.assert_close(out, sum(streams))
+    elif kind == "softmax":
+        torch.testing.assert_close(weights.sum(), torch.tensor(1.0))
+    elif kind == "adaptive":
+        assert weights.shape == (4, 3, 8)
+        torch.testing.assert_close(weights.sum(dim=1), torch.ones(4, 8))
+
+
+@pytest.mark.parametrize("fusion", ["sum", "scalar", "softmax", "adaptive"])
+def test_network_with_streams(fusion):
+    net = _net("multihead", streams=[[0, 1, 2], [3, 4]], fusion=fusion)
+    out, weights = net.explain_forward(*_inputs())
+    assert out.shape == (16, 3)
+    assert len(weights["streams"]) == 2
