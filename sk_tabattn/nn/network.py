@@ -55,13 +55,15 @@ class StreamBranch(nn.Module):
         if attention == "none":
             n_attention = 0
         block_cls = ATTENTION_BLOCKS[attention]
+        # Dropout acts on the residual branch; none on the attention weights,
+        # which would draw batch * heads * n_features**2 random numbers a step.
         self.attentions = nn.ModuleList(
             ResidualAttention(
                 block_cls(
                     channels=d_token,
                     n_heads=n_heads,
                     attention_dim=attention_dim,
-                    dropout=dropout,
+                    dropout=0.0,
                 ),
                 dropout=dropout,
             )

@@ -57,7 +57,7 @@ class FeatureTokenizer(nn.Module):
         tokens = []
         if self.n_numeric:
             missing = torch.isnan(x_num).unsqueeze(-1)
-            value = torch.nan_to_num(x_num, nan=0.0).unsqueeze(-1)
+            value = x_num.masked_fill(missing.squeeze(-1), 0.0).unsqueeze(-1)
             num = torch.addcmul(self.num_bias, value, self.num_weight)
             tokens.append(torch.where(missing, self.num_missing, num))
         if self.n_categorical:

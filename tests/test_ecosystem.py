@@ -1,0 +1,135 @@
+"""The estimators inside scikit-learn's tools: CV, pipelines, search, pickling."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.compose import ColumnTransformer, make_column_selector
+from sklearn.model_selection import GridSearchCV, cross_validate
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from sk_tabattn import AttentionCNNClassifier, AttentionCNNRegressor
+
+
+def _preprocess():
+    return ColumnTransformer(
+        [
+            ("num", StandardScaler(), make_column_selector(dtype_include="number")),
+            (
+                "cat",
+                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                ["city", "plan"],
+            ),
+        ],
+        remainder="drop",
+    )
+
+
+def test_cross_validate(mixed_frame, tiny_params):
+    X, y = mixed_frame
+    res = cross_validate(
+        AttentionCNNClassifier(**tiny_params),
+        X,
+        y,
+        cv=3,
+        scoring=("accuracy", "roc_auc"),
+    )
+    assert res["test_accuracy"].shape == (3,)
+    assert np.isfinite(res["test_roc_auc"]).all()
+
+
+@pytest.mark.parametrize("pandas_output", [False, True])
+def test_pipeline_with_a_column_transformer(mixed_frame, tiny_params, pandas_output):
+    X, y = mixed_frame
+    pre = _preprocess()
+    if pandas_output:
+        pre.set_output(transform="pandas")
+    pipe = make_pipeline(pre, AttentionCNNClassifier(**tiny_params)).fit(X, y)
+    model = pipe[-1]
+    assert model.n_features_in_ == pre.transform(X).shape[1]
+    if pandas_output:
+        assert list(model.feature_names_in_) == list(pre.get_feature_names_out())
+    assert pipe.predict(X).shape == y.shape
+
+
+def test_grid_search_in_a_pipeline_keeps_plain_parameter_names(
+    mixed_frame, tiny_params
+):
+    X, y = mixed_frame
+    pipe = make_pipeline(_preprocess(), AttentionCNNClassifier(**tiny_params))
+    grid = {
+        "attentioncnnclassifier__attention": ["none", "multihead", "mha"],
+        "attentioncnnclassifier__n_heads": [1, 2],
+    }
+    search = GridSearchCV(pipe, grid, cv=2, n_jobs=2, error_score="raise").fit(X, y)
+    assert len(search.cv_results_["params"]) == 6
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    best = search.best_estimator_[-1]
+    assert best.attention in grid["attentioncnnclassifier__attention"]
+    assert search.predict(X).shape == y.shape
+
+
+def test_grid_search_over_every_attention_block_on_real_data():
+    """The foundation issue's acceptance check, on 600 rows of UCI Adult."""
+    from sk_tabattn.datasets import load_adult
+
+    X, y = load_adult(n_rows=600, random_state=0)
+    grid = {
+        "attention": ["none", "self", "multihead", "se", "mha", "row"],
+        "n_heads": [1, 2],
+    }
+    est = AttentionCNNClassifier(max_epochs=5, random_state=0)
+    search = GridSearchCV(est, grid, cv=3, n_jobs=2, error_score="raise").fit(X, y)
+    assert len(search.cv_results_["params"]) == 12
+    assert (search.cv_results_["mean_test_score"] > 0.6).all()
+
+
+def _fresh_process_predictions(path, X_path, method):
+    code = textwrap.dedent(
+        f"""
+        import joblib, numpy as np
+        model = joblib.load({str(path)!r})
+        X = joblib.load({str(X_path)!r})
+        np.save({str(path) + ".npy"!r}, getattr(model, {method!r})(X))
+        """
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
+    return np.load(str(path) + ".npy", allow_pickle=True)
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor", "pipeline"])
+def test_pickle_round_trip_in_a_fresh_process(kind, mixed_frame, tiny_params, tmp_path):
+    X, y = mixed_frame
+    if kind == "classifier":
+        model, method = (
+            AttentionCNNClassifier(**tiny_params, attention="row"),
+            "predict_proba",
+        )
+    elif kind == "regressor":
+        model, method = AttentionCNNRegressor(**tiny_params), "predict"
+        y = X["income"].to_numpy() / 1e4
+    else:
+        model = make_pipeline(_preprocess(), AttentionCNNClassifier(**tiny_params))
+        method = "predict_proba"
+    model.fit(X, y)
+    path, X_path = tmp_path / "model.joblib", tmp_path / "X.joblib"
+    joblib.dump(model, path)
+    joblib.dump(X, X_path)
+    expected = getattr(model, method)(X)
+    np.testing.assert_array_equal(
+        _fresh_process_predictions(path, X_path, method), expected
+    )
+
+
+def test_pickle_before_fit(tiny_params):
+    import pickle
+
+    clf = AttentionCNNClassifier(**tiny_params)
+    again = pickle.loads(pickle.dumps(clf))
+    assert again.get_params() == clf.get_params()

@@ -1,0 +1,42 @@
+"""save/load with version metadata."""
+
+from __future__ import annotations
+
+import joblib
+import numpy as np
+import pytest
+
+from sk_tabattn import AttentionCNNClassifier, load, persistence, save
+
+
+@pytest.fixture
+def fitted(numeric_data, tiny_params):
+    X, y = numeric_data
+    return AttentionCNNClassifier(**tiny_params).fit(X, y), X
+
+
+def test_save_and_load_give_the_same_predictions(fitted, tmp_path):
+    model, X = fitted
+    path = tmp_path / "sub" / "model.joblib"
+    save(model, path)
+    assert path.exists()
+    np.testing.assert_array_equal(load(path).predict_proba(X), model.predict_proba(X))
+
+
+def test_load_warns_when_versions_differ(fitted, tmp_path, monkeypatch):
+    model, _ = fitted
+    path = tmp_path / "model.joblib"
+    monkeypatch.setattr(
+        persistence, "_versions", lambda: {"torch": "0.0.1", "sk_tabattn": "0.1.0"}
+    )
+    save(model, path)
+    monkeypatch.undo()
+    with pytest.warns(persistence.VersionMismatchWarning, match="torch 0.0.1 \\(now "):
+        load(path)
+
+
+def test_load_reads_a_plain_joblib_file(fitted, tmp_path):
+    model, X = fitted
+    path = tmp_path / "plain.joblib"
+    joblib.dump(model, path)
+    np.testing.assert_array_equal(load(path).predict(X), model.predict(X))
