@@ -9,7 +9,6 @@ where the block has none).
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Literal, TypeVar
@@ -110,26 +109,6 @@ class AttentionBlock(nn.Module, ABC):
         return self.attend(x)[0]
 
 
-def _softmax_attention(
-    q: torch.Tensor,
-    k: torch.Tensor,
-    v: torch.Tensor,
-    dropout: float,
-    need_weights: bool,
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Scaled dot-product attention; ``q, k, v`` are ``[B, H, L, *]``.
-
-    The fused kernel is used unless the weights are asked for.
-    """
-    if not need_weights:
-        out = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
-        return out, None
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
-    weights = scores.softmax(dim=-1)
-    out = F.dropout(weights, dropout, training=dropout > 0) @ v
-    return out, weights
-
-
 @register_attention("none")
 class NoAttention(AttentionBlock):
     """Identity: the plain 1D-CNN baseline."""
@@ -142,8 +121,14 @@ class NoAttention(AttentionBlock):
 class _DotProductAttention(AttentionBlock):
     """Shared code of ``self`` and ``multihead``.
 
-    q, k project to ``attention_dim`` per head, v to ``channels`` per head; the
-    heads are concatenated (then projected back to ``channels`` for multihead).
+    q and k project to ``attention_dim`` per head. The value projections are
+    applied after the attention, folded into one ``heads * channels ->
+    channels`` matrix: every row of an attention map ``A`` sums to 1, so
+    ``A (X W_v + b_v) W_o = (A X) (W_v W_o) + b_v W_o``. The function class is
+    the one of per-head value projections to ``channels`` followed by the
+    output projection (seed 000's snippet 3), with one large matmul fewer. For
+    ``self`` (one head) the folded matrix is the ``channels -> channels``
+    value projection itself.
     """
 
     mixes_positions = True
@@ -152,28 +137,30 @@ class _DotProductAttention(AttentionBlock):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        heads = self.n_heads if self._multi_head else 1
-        self.heads = heads
+        self.heads = self.n_heads if self._multi_head else 1
         c, a = self.channels, self.attention_dim
-        # One fused projection for q, k and v: fewer, larger matmuls.
-        self.qkv = nn.Linear(c, heads * (2 * a + c))
-        self.out = nn.Linear(heads * c, c) if self._multi_head else nn.Identity()
+        self.query_key = nn.Linear(c, 2 * self.heads * a)
+        self.value_out = nn.Linear(self.heads * c, c)
         self.need_weights = False
 
     def attend(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Attend over positions; weights are ``(batch, n_positions, n_positions)``.
 
-        Weights are averaged over the heads and computed only when
-        ``need_weights`` is set (the fused kernel does not return them).
+        Weights are averaged over the heads, and returned only when
+        ``need_weights`` is set.
         """
         b, c, n = x.shape
         h, a = self.heads, self.attention_dim
-        qkv = self.qkv(x.transpose(1, 2)).view(b, n, h, 2 * a + c).transpose(1, 2)
-        q, k, v = qkv.split([a, a, c], dim=-1)
-        p = self.dropout if self.training else 0.0
-        out, weights = _softmax_attention(q, k, v, p, self.need_weights)
-        out = self.out(out.transpose(1, 2).reshape(b, n, h * c))
-        return out.transpose(1, 2), None if weights is None else weights.mean(dim=1)
+        seq = x.transpose(1, 2)  # [B, L, C]
+        qk = self.query_key(seq).view(b, n, 2, h, a).permute(2, 0, 3, 1, 4)
+        scores = qk[0] @ qk[1].transpose(-2, -1) * a**-0.5  # [B, H, L, L]
+        weights = scores.softmax(dim=-1)
+        if self.training and self.dropout:
+            weights = F.dropout(weights, self.dropout)
+        # All heads attend over the same (unprojected) values: one bmm.
+        mixed = torch.bmm(weights.reshape(b, h * n, n), seq).view(b, h, n, c)
+        out = self.value_out(mixed.transpose(1, 2).reshape(b, n, h * c))
+        return out.transpose(1, 2), weights.mean(dim=1) if self.need_weights else None
 
 
 @register_attention("self")
@@ -181,7 +168,7 @@ class SelfAttention(_DotProductAttention):
     """Single-head scaled dot-product self-attention over the positions.
 
     q and k project ``channels -> attention_dim``, v projects ``channels ->
-    channels``; ``n_heads`` is ignored.
+    channels``, softmax(q kᵀ / √attention_dim) v; ``n_heads`` is ignored.
     """
 
     _multi_head = False
