@@ -43,9 +43,9 @@ class StreamBranch(nn.Module):
         pooling: str,
     ):
         super().__init__()
-        self.register_buffer(
-            "positions", torch.as_tensor(list(positions)), persistent=False
-        )
+        positions = list(positions)
+        self.register_buffer("positions", torch.as_tensor(positions), persistent=False)
+        self.in_order = positions == list(range(len(positions)))
         self.attention_position = attention_position
         self.convs = nn.ModuleList(
             ConvBlock(channels=d_token, kernel_size=kernel_size, dropout=dropout)
@@ -76,7 +76,9 @@ class StreamBranch(nn.Module):
 
         ``tokens`` is ``(batch_size, n_features, d_token)`` (all streams).
         """
-        h = tokens.index_select(1, self.positions).transpose(1, 2)  # [B, C, L]
+        if self.positions.numel() != tokens.shape[1] or not self.in_order:
+            tokens = tokens.index_select(1, self.positions)
+        h = tokens.transpose(1, 2).contiguous()  # [B, C, L]
         weights: list[torch.Tensor | None] = []
         attentions = iter(self.attentions)
 
