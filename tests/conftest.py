@@ -21,11 +21,6 @@ TINY = {
 }
 
 
-# Test-sized networks run fastest on one thread, and one thread per test process
-# avoids OpenMP oversubscription when tests (or GridSearchCV workers) share cores.
-torch.set_num_threads(1)
-
-
 @pytest.fixture(autouse=True)
 def seed_everything():
     """Seed numpy and torch before every test, so tests do not depend on order."""
