@@ -164,7 +164,20 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
 
     # -- fit ----------------------------------------------------------------------
     def _fit(self, X, y, sample_weight=None):
-        """Fit after parameter validation (the subclasses' ``fit`` calls this)."""
+        """Fit after parameter validation (the subclasses' ``fit`` calls this).
+
+        A fit that fails leaves the estimator as it was (a fitted model stays
+        usable), since ``validate_data`` sets attributes before the data checks.
+        """
+        state = self.__dict__.copy()
+        try:
+            return self._fit_unchecked(X, y, sample_weight)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(state)
+            raise
+
+    def _fit_unchecked(self, X, y, sample_weight=None):
         check_cross_parameters(self)
         X = as_table(X)
         X, y = validate_data(self, X, y, skip_check_array=True)

@@ -40,6 +40,12 @@ def as_table(X):
     conversion (strings stay strings, NaN and inf are checked later).
     """
     if isinstance(X, pd.DataFrame):
+        if X.columns.has_duplicates:
+            dup = X.columns[X.columns.duplicated()].unique()
+            raise ValueError(
+                f"X has duplicated column names: {format_columns(dup)}. Rename "
+                "them so that every column has its own name."
+            )
         return X
     return check_array(X, dtype=None, accept_sparse="csr", ensure_all_finite=False)
 

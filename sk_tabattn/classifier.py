@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.base import ClassifierMixin
 from sklearn.preprocessing import LabelEncoder
@@ -143,14 +144,15 @@ class AttentionCNNClassifier(ClassifierMixin, _BaseAttentionCNN):  # noqa: D101
         return self._fit(X, y, sample_weight)
 
     def _prepare_targets(self, y) -> np.ndarray:
-        y = column_or_1d(y, warn=True)
+        y = column_or_1d(_labels_as_numpy(y), warn=True)
         check_classification_targets(y)
         self._label_encoder = LabelEncoder().fit(y)
         self.classes_ = self._label_encoder.classes_
         if len(self.classes_) < 2:
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes in the "
-                f"data, but the data contains only one class: {self.classes_[0]!r}."
+                f"data, but the data contains only one class: "
+                f"{self.classes_.tolist()[0]!r}."
             )
         return self._label_encoder.transform(y).astype(np.int64)
 
@@ -168,6 +170,11 @@ class AttentionCNNClassifier(ClassifierMixin, _BaseAttentionCNN):  # noqa: D101
             return sample_weight
         class_weight = self.class_weight
         if isinstance(class_weight, dict):
+            negative = {k: w for k, w in class_weight.items() if not w >= 0}
+            if negative:
+                raise ValueError(
+                    f"class_weight values must be non-negative. Got {negative}."
+                )
             unknown = [k for k in class_weight if k not in set(self.classes_.tolist())]
             if unknown:
                 raise ValueError(
@@ -214,3 +221,28 @@ class AttentionCNNClassifier(ClassifierMixin, _BaseAttentionCNN):  # noqa: D101
         """
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
+
+
+def _labels_as_numpy(y):
+    """Return the labels as a numpy array, refusing missing labels.
+
+    pandas nullable labels (``Int64``, ``boolean``) keep their numpy type;
+    ``None``/``NaN``/``pd.NA`` among string or categorical labels is an error
+    that says where, instead of scikit-learn's "Unknown label type".
+    """
+    dtype = getattr(y, "dtype", None)
+    extension = isinstance(dtype, pd.api.extensions.ExtensionDtype)
+    if isinstance(y, pd.DataFrame) or (dtype is None and hasattr(y, "toarray")):
+        return y  # column_or_1d gives scikit-learn's error
+    values = pd.Series(y).to_numpy(dtype=object) if extension else np.asarray(y)
+    if values.dtype == object:
+        missing = np.flatnonzero(pd.isna(values).ravel())
+        if missing.size:
+            raise ValueError(
+                f"y has {missing.size} missing label(s) (None, NaN or pd.NA), the "
+                f"first at row {missing[0]}. Drop those rows or give them a label."
+            )
+    numpy_dtype = getattr(dtype, "numpy_dtype", None)  # Int64 -> int64, boolean -> bool
+    if extension and numpy_dtype is not None and numpy_dtype.kind in "biu":
+        return values.astype(numpy_dtype)
+    return values

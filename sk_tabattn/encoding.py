@@ -222,7 +222,10 @@ default="from_dtype"
         categorical_columns = np.flatnonzero(is_cat)
         numeric = _numeric_block(frame, numeric_columns, kinds)
         scaler = _make_scaler(self.numeric_transform, numeric)
-        lookups = [self._fit_categories(frame.iloc[:, j]) for j in categorical_columns]
+        lookups = [
+            self._fit_categories(frame.iloc[:, j], frame.columns[j])
+            for j in categorical_columns
+        ]
 
         self.n_features_in_ = names.n_features_in_
         if feature_names is None:
@@ -262,15 +265,25 @@ default="from_dtype"
             _check_numeric_kind(frame.iloc[:, j], frame.columns[j], kinds[j])
         return mask
 
-    def _fit_categories(self, column: pd.Series) -> tuple[np.ndarray, np.ndarray, int]:
+    def _fit_categories(
+        self, column: pd.Series, name
+    ) -> tuple[np.ndarray, np.ndarray, int]:
         """Return the seen categories, their index lookup and the number kept.
 
         Kept categories come first (most frequent first, ties in value order),
         then the rare ones, which share the index ``n_kept + 1``.
         """
-        counts = column.value_counts(dropna=True, sort=False)
-        counts = counts[counts > 0]  # unused categories of a category dtype
-        values = np.asarray(counts.index, dtype=object)
+        try:
+            counts = column.value_counts(dropna=True, sort=False)
+            counts = counts[counts > 0]  # unused categories of a category dtype
+            values = np.asarray(counts.index, dtype=object)
+            for value in values:
+                hash(value)  # categories are looked up by value at predict time
+        except TypeError as exc:  # e.g. lists or dicts as values
+            raise TypeError(
+                f"Column {name!r} is categorical but holds values that cannot be "
+                f"looked up as categories ({exc}). Convert them with .astype(str)."
+            ) from None
         freq = counts.to_numpy()
         try:  # value order for ties, so that the dtype does not matter
             rank = np.empty(len(values), dtype=np.int64)
@@ -318,7 +331,14 @@ default="from_dtype"
         ):
             values = frame.iloc[:, j].to_numpy(dtype=object)
             # Position -1 (missing, or not seen in fit) becomes index 0.
-            position = pd.Index(cats, dtype=object).get_indexer(values)
+            try:
+                position = pd.Index(cats, dtype=object).get_indexer(values)
+            except TypeError as exc:  # e.g. lists or dicts as values
+                raise TypeError(
+                    f"Column {frame.columns[j]!r} is categorical but holds values "
+                    f"that cannot be looked up as categories ({exc}). Convert them "
+                    "with .astype(str)."
+                ) from None
             x_cat[:, k] = lookup[position + 1]
         return EncodedTable(x_num, x_cat)
 

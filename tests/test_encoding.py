@@ -1,0 +1,564 @@
+"""TabularEncoder: column kinds, categories, numeric scaling, drift and names."""
+
+from __future__ import annotations
+
+import pickle
+import re
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+import torch
+from sklearn.compose import ColumnTransformer, make_column_selector
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from sk_tabattn import AttentionCNNClassifier, AttentionCNNRegressor, TabularEncoder
+from sk_tabattn.nn.tokenizer import FeatureTokenizer
+
+
+def _frame(n=60, seed=0):
+    rng = np.random.RandomState(seed)
+    return pd.DataFrame(
+        {
+            "num": rng.normal(size=n),
+            "city": rng.choice(["paris", "lyon", "nice"], n),
+            "flag": rng.rand(n) < 0.5,
+        }
+    )
+
+
+# -- column kinds --------------------------------------------------------------
+NUMERIC_COLUMNS = {
+    "int64": pd.Series([1, 2, 3, 4], dtype="int64"),
+    "float32": pd.Series([1.5, np.nan, 3.0, 4.0], dtype="float32"),
+    "Int64 with NA": pd.Series([1, pd.NA, 3, 4], dtype="Int64"),
+    "Float64 with NA": pd.Series([1.5, pd.NA, 3.0, 4.0], dtype="Float64"),
+    "object numbers": pd.Series([1, None, 2.5, 4], dtype=object),
+    "object all None": pd.Series([None] * 4, dtype=object),
+    "uint8": pd.Series([1, 2, 3, 4], dtype="uint8"),
+}
+CATEGORICAL_COLUMNS = {
+    "category": pd.Series(pd.Categorical(["a", "b", None, "a"])),
+    "object strings": pd.Series(["a", "b", None, "a"], dtype=object),
+    "str (pandas 3 default)": pd.Series(["a", "b", None, "a"], dtype="str"),
+    "string[python] with NA": pd.Series(["a", "b", pd.NA, "a"], dtype="string"),
+    "bool": pd.Series([True, False, True, True]),
+    "boolean with NA": pd.Series([True, False, pd.NA, True], dtype="boolean"),
+    "category of ints": pd.Series(pd.Categorical([1, 2, 2, 1])),
+}
+
+
+@pytest.mark.parametrize("key", sorted(NUMERIC_COLUMNS))
+def test_numeric_kinds(key):
+    X = pd.DataFrame({"x": NUMERIC_COLUMNS[key]})
+    enc = TabularEncoder(numeric_transform="none").fit(X)
+    assert enc.numeric_columns_.tolist() == [0]
+    assert enc.categorical_columns_.tolist() == []
+    expected = pd.to_numeric(X["x"].astype(object)).to_numpy(dtype=float)
+    np.testing.assert_array_equal(enc.encode(X).x_num[:, 0], expected)
+
+
+@pytest.mark.parametrize("key", sorted(CATEGORICAL_COLUMNS))
+def test_categorical_kinds(key):
+    X = pd.DataFrame({"x": CATEGORICAL_COLUMNS[key]})
+    enc = TabularEncoder(min_frequency=1).fit(X)
+    assert enc.categorical_columns_.tolist() == [0]
+    codes = enc.encode(X).x_cat[:, 0]
+    missing = X["x"].isna().to_numpy()
+    assert (codes[missing] == 0).all()
+    assert (codes[~missing] > 0).all()
+    # Equal values get equal indices, different values different ones.
+    observed = X["x"][~missing].astype(object).to_numpy()
+    for a, ca in zip(observed, codes[~missing], strict=True):
+        for b, cb in zip(observed, codes[~missing], strict=True):
+            assert (a == b) == (ca == cb)
+
+
+def test_column_order_is_numeric_then_categorical():
+    X = _frame()
+    enc = TabularEncoder().fit(X)
+    assert enc.numeric_columns_.tolist() == [0]
+    assert enc.categorical_columns_.tolist() == [1, 2]
+    assert enc.token_columns_.tolist() == [0, 1, 2]
+    table = enc.encode(X)
+    assert table.x_num.dtype == np.float32 and table.x_num.shape == (60, 1)
+    assert table.x_cat.dtype == np.int64 and table.x_cat.shape == (60, 2)
+
+
+# -- categorical_features --------------------------------------------------------
+@pytest.mark.parametrize(
+    "spec",
+    [["city", "flag"], [1, 2], np.array([False, True, True]), ("city", "flag")],
+    ids=["names", "indices", "mask", "tuple"],
+)
+def test_categorical_features_forms(spec):
+    enc = TabularEncoder(categorical_features=spec).fit(_frame())
+    assert enc.categorical_columns_.tolist() == [1, 2]
+
+
+def test_categorical_features_makes_a_numeric_column_categorical():
+    X = pd.DataFrame({"zip": [75001, 69001, 75001, 6000] * 5, "v": np.arange(20.0)})
+    enc = TabularEncoder(categorical_features=["zip"], min_frequency=1).fit(X)
+    assert enc.categorical_columns_.tolist() == [0]
+    assert enc.cardinalities_ == [4]
+    # 75001 is the most frequent value: index 1.
+    assert enc.encode(X).x_cat[0, 0] == 1
+    assert enc.encode(pd.DataFrame({"zip": [13000], "v": [0.0]})).x_cat[0, 0] == 0
+
+
+def test_bool_left_out_of_categorical_features_is_numeric():
+    X = _frame()
+    enc = TabularEncoder(categorical_features=["city"], numeric_transform="none")
+    table = enc.fit(X).encode(X)
+    assert enc.numeric_columns_.tolist() == [0, 2]
+    np.testing.assert_array_equal(table.x_num[:, 1], X["flag"].astype(float))
+
+
+def test_categorical_features_none_means_all_numeric():
+    X = np.random.RandomState(0).randint(0, 3, size=(20, 2))
+    enc = TabularEncoder(categorical_features=None).fit(X)
+    assert enc.categorical_columns_.tolist() == []
+
+
+def test_explicit_categorical_accepts_mixed_values():
+    X = pd.DataFrame({"code": [1, "A", 1, "A", 2.5, None]})
+    enc = TabularEncoder(categorical_features=["code"], min_frequency=1).fit(X)
+    codes = enc.encode(X).x_cat[:, 0]
+    assert codes[0] == codes[2] != codes[1] == codes[3]
+    assert codes[5] == 0
+
+
+def test_explicit_categorical_refuses_unhashable_values():
+    X = pd.DataFrame({"tags": [["a"], ["b"], ["a"]], "v": [1.0, 2.0, 3.0]})
+    message = "Column 'tags' is categorical but holds values that cannot be looked up"
+    with pytest.raises(TypeError, match=re.escape(message)):
+        TabularEncoder(categorical_features=["tags"]).fit(X)
+    enc = TabularEncoder(categorical_features=["tags"]).fit(X.assign(tags="a"))
+    with pytest.raises(TypeError, match=re.escape(message)):
+        enc.encode(X)
+
+
+@pytest.mark.parametrize(
+    "spec, X, message",
+    [
+        (
+            ["citty"],
+            _frame(),
+            "categorical_features names column 'citty', which is not in X. "
+            "Did you mean 'city'?",
+        ),
+        ([5], _frame(), "categorical_features holds indices out of range for 3"),
+        (
+            [True, False],
+            _frame(),
+            "categorical_features as a boolean mask must have 3 entries",
+        ),
+        (
+            ["city"],
+            np.zeros((4, 2)),
+            "categorical_features holds column names, but X has no string column",
+        ),
+        (
+            ["city", 1],
+            _frame(),
+            "categorical_features must hold only column names (str), only indices",
+        ),
+        (
+            ["flag"],
+            _frame(),
+            "Column 'city' holds strings or categories but is not in "
+            "categorical_features",
+        ),
+    ],
+    ids=["typo", "index", "mask-length", "names-on-array", "mixed-spec", "left-out"],
+)
+def test_categorical_features_errors(spec, X, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        TabularEncoder(categorical_features=spec).fit(X)
+
+
+def test_categorical_features_is_validated():
+    with pytest.raises(ValueError, match="'categorical_features' parameter"):
+        TabularEncoder(categorical_features="auto").fit(_frame())
+
+
+# -- categories: missing, unknown, rare, cap --------------------------------------
+def test_missing_and_unknown_share_index_zero():
+    X = pd.DataFrame({"c": ["a", "b", "a", None, "b", "a"]})
+    enc = TabularEncoder(min_frequency=1).fit(X)
+    assert enc.categories_[0].tolist() == ["a", "b"]
+    new = pd.DataFrame({"c": ["b", "never-seen", None, np.nan, "a"]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning either
+        codes = enc.encode(new).x_cat[:, 0]
+    assert codes.tolist() == [2, 0, 0, 0, 1]
+
+
+def test_categories_ordered_by_frequency_then_value():
+    X = pd.DataFrame({"c": ["b", "c", "a", "c", "b", "d", "c"]})
+    enc = TabularEncoder(min_frequency=1).fit(X)
+    assert enc.categories_[0].tolist() == ["c", "b", "a", "d"]
+    assert enc.cardinalities_ == [5]
+
+
+def test_rare_categories_share_one_index():
+    X = pd.DataFrame({"c": ["a"] * 6 + ["b"] * 5 + ["c"] * 2 + ["d"]})
+    enc = TabularEncoder(min_frequency=5).fit(X)
+    assert enc.categories_[0].tolist() == ["a", "b"]
+    assert enc.cardinalities_ == [4]  # 0 missing/unknown, a, b, rare
+    codes = enc.encode(pd.DataFrame({"c": ["a", "b", "c", "d", "e"]})).x_cat[:, 0]
+    assert codes.tolist() == [1, 2, 3, 3, 0]
+
+
+def test_high_cardinality_is_capped():
+    values = [f"id{i:04d}" for i in range(2000)]
+    X = pd.DataFrame({"id": np.repeat(values, 5)})
+    enc = TabularEncoder(max_categories=100).fit(X)
+    assert len(enc.categories_[0]) == 100
+    assert enc.cardinalities_ == [102]
+    codes = enc.encode(X).x_cat[:, 0]
+    assert codes.max() == 101 and codes.min() == 1
+    # The default cap is 512 categories with their own index.
+    enc = TabularEncoder().fit(X)
+    assert enc.cardinalities_ == [514]
+
+
+def test_all_missing_categorical_column():
+    X = pd.DataFrame({"c": pd.Series([None, None, None], dtype="str"), "v": [1, 2, 3]})
+    enc = TabularEncoder(categorical_features=["c"]).fit(X)
+    assert enc.cardinalities_ == [1]
+    assert enc.encode(X).x_cat.tolist() == [[0], [0], [0]]
+
+
+# -- dtype drift between fit and predict -------------------------------------------
+def _city_frame(kind):
+    values = ["paris", "lyon", None, "nice", "lyon", "paris"] * 3
+    if kind == "category":
+        col = pd.Categorical(values)
+    elif kind == "category reordered":
+        col = pd.Categorical(values, categories=["paris", "nice", "lyon", "rome"])
+    elif kind == "object":
+        col = pd.Series(values, dtype=object)
+    elif kind == "str":
+        col = pd.Series(values, dtype="str")
+    else:
+        col = pd.Series(values, dtype="string")
+    return pd.DataFrame({"city": col, "v": np.arange(18.0)})
+
+
+DRIFT_KINDS = ["category", "category reordered", "object", "str", "string"]
+
+
+@pytest.mark.parametrize("fit_kind", DRIFT_KINDS)
+@pytest.mark.parametrize("predict_kind", DRIFT_KINDS)
+def test_dtype_drift_encodes_by_value(fit_kind, predict_kind):
+    enc = TabularEncoder(min_frequency=1).fit(_city_frame(fit_kind))
+    reference = TabularEncoder(min_frequency=1).fit(_city_frame("object"))
+    got = enc.encode(_city_frame(predict_kind))
+    expected = reference.encode(_city_frame("object"))
+    np.testing.assert_array_equal(got.x_cat, expected.x_cat)
+    np.testing.assert_array_equal(got.x_num, expected.x_num)
+
+
+def test_drift_bool_and_integer_categories():
+    enc = TabularEncoder(min_frequency=1).fit(
+        pd.DataFrame({"b": [True, False] * 5, "k": pd.Categorical([1, 2] * 5)})
+    )
+    new = pd.DataFrame(
+        {
+            "b": pd.array([True, pd.NA, False, True], dtype="boolean"),
+            "k": [1.0, np.nan, 2.0, 3.0],  # int categories arrive as floats
+        }
+    )
+    x_cat = enc.encode(new).x_cat
+    assert x_cat[:, 0].tolist() == [x_cat[0, 0], 0, x_cat[2, 0], x_cat[0, 0]]
+    assert x_cat[0, 0] != x_cat[2, 0]
+    assert x_cat[:, 1].tolist() == [1, 0, 2, 0]
+
+
+def test_drift_numeric_column_as_category_of_numbers():
+    X = pd.DataFrame({"n": [1.0, 2.0, 3.0, np.nan]})
+    enc = TabularEncoder(numeric_transform="none").fit(X)
+    drifted = pd.DataFrame({"n": pd.Categorical([1.0, 2.0, 3.0, np.nan])})
+    np.testing.assert_array_equal(enc.encode(drifted).x_num, enc.encode(X).x_num)
+    as_object = pd.DataFrame({"n": pd.Series([1, 2, 3, None], dtype=object)})
+    np.testing.assert_array_equal(enc.encode(as_object).x_num, enc.encode(X).x_num)
+
+
+def test_numeric_column_with_strings_at_predict_names_it():
+    enc = TabularEncoder().fit(_frame())
+    bad = _frame().assign(num="12.5")
+    with pytest.raises(ValueError, match=re.escape("Column 'num' was numeric in fit")):
+        enc.encode(bad)
+
+
+def test_categorical_column_with_other_types_at_predict_is_unknown():
+    enc = TabularEncoder(min_frequency=1).fit(_frame())
+    new = _frame().assign(city=[1, "paris", 2.5] * 20)
+    codes = enc.encode(new).x_cat[:, 0]
+    assert (codes[0::3] == 0).all() and (codes[2::3] == 0).all()
+    assert (codes[1::3] == enc.encode(_frame().assign(city="paris")).x_cat[0, 0]).all()
+
+
+# -- numeric columns -----------------------------------------------------------------
+def test_quantile_scaling_is_learned_in_fit():
+    rng = np.random.RandomState(0)
+    train = pd.DataFrame({"x": rng.lognormal(size=2000)})
+    enc = TabularEncoder().fit(train)
+    z = enc.encode(train).x_num[:, 0]
+    assert abs(z.mean()) < 0.05 and abs(z.std() - 1) < 0.1
+    # New data is scaled with the training quantiles, not its own.
+    shifted = enc.encode(pd.DataFrame({"x": train["x"] * 100})).x_num[:, 0]
+    assert np.median(shifted) > 2
+
+
+def test_standard_and_none_scaling():
+    X = pd.DataFrame({"x": [1.0, 2.0, 3.0, np.nan, 6.0]})
+    z = TabularEncoder(numeric_transform="standard").fit(X).encode(X).x_num[:, 0]
+    observed = np.array([1.0, 2.0, 3.0, 6.0])
+    expected = (observed - observed.mean()) / observed.std()
+    np.testing.assert_allclose(z[[0, 1, 2, 4]], expected, rtol=1e-6)
+    assert np.isnan(z[3])
+    raw = TabularEncoder(numeric_transform="none").fit(X).encode(X).x_num[:, 0]
+    np.testing.assert_array_equal(raw, X["x"].to_numpy(dtype=np.float32))
+
+
+@pytest.mark.parametrize("transform", ["quantile", "standard", "none"])
+def test_missing_numeric_stays_missing(transform):
+    X = pd.DataFrame(
+        {
+            "f": [1.0, np.nan, 3.0, 4.0],
+            "i": pd.array([1, 2, pd.NA, 4], dtype="Int64"),
+            "o": pd.Series([1, 2, 3, None], dtype=object),
+        }
+    )
+    x_num = TabularEncoder(numeric_transform=transform).fit(X).encode(X).x_num
+    np.testing.assert_array_equal(np.isnan(x_num), X.isna().to_numpy())
+
+
+@pytest.mark.parametrize("transform", ["quantile", "standard", "none"])
+def test_constant_and_all_missing_columns_are_accepted(transform):
+    X = pd.DataFrame({"const": [3.0] * 6, "empty": [np.nan] * 6, "v": np.arange(6.0)})
+    x_num = TabularEncoder(numeric_transform=transform).fit(X).encode(X).x_num
+    assert np.isfinite(x_num[:, 0]).all() and len(set(x_num[:, 0])) == 1
+    assert np.isnan(x_num[:, 1]).all()
+
+
+def test_values_too_large_for_float32_are_refused():
+    X = pd.DataFrame({"big": [1e300, 1.0, 2.0]})
+    enc = TabularEncoder(numeric_transform="none").fit(pd.DataFrame({"big": [1.0]}))
+    with pytest.raises(ValueError, match=re.escape("Column(s) 'big' hold values")):
+        enc.encode(X)
+    # The quantile transform maps them into range.
+    x_num = TabularEncoder().fit(X).encode(X).x_num
+    assert np.isfinite(x_num).all()
+
+
+def test_nan_reaches_the_network_as_the_missing_token():
+    X = pd.DataFrame({"x": [0.5, np.nan]})
+    table = TabularEncoder().fit(X).encode(X)
+    tokenizer = FeatureTokenizer(n_numeric=1, cardinalities=[], d_token=4)
+    tokens = tokenizer(torch.as_tensor(table.x_num), torch.as_tensor(table.x_cat))
+    torch.testing.assert_close(tokens[1, 0], tokenizer.num_missing[0])
+    assert not torch.equal(tokens[0, 0], tokenizer.num_missing[0])
+
+
+# -- arrays, sparse, ColumnTransformer ------------------------------------------------
+def test_numpy_array_is_all_numeric():
+    X = np.random.RandomState(0).normal(size=(30, 4))
+    enc = TabularEncoder(numeric_transform="none").fit(X)
+    assert enc.numeric_columns_.tolist() == [0, 1, 2, 3]
+    assert not hasattr(enc, "feature_names_in_")
+    np.testing.assert_allclose(enc.transform(X), X, rtol=1e-6)
+
+
+@pytest.mark.parametrize("transform", ["quantile", "standard", "none"])
+def test_array_and_dataframe_give_the_same_encoding(transform):
+    X = np.random.RandomState(0).normal(size=(50, 3))
+    X[::7, 1] = np.nan
+    from_array = TabularEncoder(numeric_transform=transform).fit(X).transform(X)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    from_frame = TabularEncoder(numeric_transform=transform).fit(frame)
+    np.testing.assert_array_equal(from_frame.transform(frame), from_array)
+
+
+def test_object_array_numbers_are_numeric_and_strings_categorical():
+    X = np.array([[1, "a", 2.5], [2, "b", None], [3, None, 4]], dtype=object)
+    enc = TabularEncoder(numeric_transform="none", min_frequency=1).fit(X)
+    assert enc.numeric_columns_.tolist() == [0, 2]
+    assert enc.categorical_columns_.tolist() == [1]
+    np.testing.assert_array_equal(enc.encode(X).x_num, [[1, 2.5], [2, np.nan], [3, 4]])
+
+
+def test_sparse_input_equals_dense():
+    X = sp.random(40, 6, density=0.3, format="csr", random_state=0)
+    dense = TabularEncoder().fit(X.toarray())
+    for fmt in ("csr", "csc", "coo"):
+        enc = TabularEncoder().fit(X.asformat(fmt))
+        np.testing.assert_array_equal(
+            enc.transform(X.asformat(fmt)), dense.transform(X.toarray())
+        )
+
+
+def _column_transformer():
+    return ColumnTransformer(
+        [
+            ("num", StandardScaler(), make_column_selector(dtype_include="number")),
+            ("cat", "passthrough", make_column_selector(dtype_exclude="number")),
+        ],
+        verbose_feature_names_out=False,
+    )
+
+
+def test_after_column_transformer_pandas_output_keeps_kinds():
+    X = _frame()
+    ct = _column_transformer().set_output(transform="pandas")
+    pipe = make_pipeline(ct, TabularEncoder(min_frequency=1)).fit(X)
+    enc = pipe[-1]
+    assert enc.feature_names_in_.tolist() == ["num", "city", "flag"]
+    assert enc.categorical_columns_.tolist() == [1, 2]
+    assert pipe.transform(X).shape == (60, 3)
+
+
+def test_after_column_transformer_default_output_object_array():
+    X = _frame()
+    pipe = make_pipeline(_column_transformer(), TabularEncoder(min_frequency=1)).fit(X)
+    enc = pipe[-1]
+    assert enc.numeric_columns_.tolist() == [0]
+    assert enc.categorical_columns_.tolist() == [1, 2]
+    direct = TabularEncoder(min_frequency=1).fit(X)
+    np.testing.assert_array_equal(pipe.transform(X)[:, 1:], direct.transform(X)[:, 1:])
+
+
+def test_after_one_hot_sparse_output():
+    X = _frame()
+    ct = ColumnTransformer([("cat", OneHotEncoder(), ["city"])], remainder="drop")
+    out = make_pipeline(ct, TabularEncoder()).fit_transform(X)
+    assert out.shape == (60, 3) and np.isfinite(out).all()
+    # Rows of the same city get the same encoding, other cities another one.
+    _, first, inverse = np.unique(out, axis=0, return_index=True, return_inverse=True)
+    assert len(first) == 3
+    np.testing.assert_array_equal(X["city"].to_numpy()[first][inverse], X["city"])
+
+
+def test_set_output_pandas_on_the_encoder():
+    X = _frame()
+    out = TabularEncoder().set_output(transform="pandas").fit_transform(X)
+    assert isinstance(out, pd.DataFrame)
+    assert out.columns.tolist() == ["num", "city", "flag"]
+
+
+# -- feature names ------------------------------------------------------------------
+def test_feature_names_in():
+    enc = TabularEncoder().fit(_frame())
+    assert enc.feature_names_in_.tolist() == ["num", "city", "flag"]
+    assert enc.get_feature_names_out().tolist() == ["num", "city", "flag"]
+
+
+def test_reordered_or_renamed_columns_raise():
+    enc = TabularEncoder().fit(_frame())
+    with pytest.raises(ValueError, match="Feature names must be in the same order"):
+        enc.transform(_frame()[["city", "num", "flag"]])
+    with pytest.raises(ValueError, match="Feature names unseen at fit time:\n- town"):
+        enc.transform(_frame().rename(columns={"city": "town"}))
+
+
+def test_array_after_dataframe_warns():
+    enc = TabularEncoder().fit(_frame())
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        enc.transform(_frame().to_numpy())
+
+
+def test_refit_without_names_forgets_them():
+    enc = TabularEncoder().fit(_frame())
+    enc.fit(np.zeros((5, 2)))
+    assert not hasattr(enc, "feature_names_in_")
+    assert enc.n_features_in_ == 2
+
+
+# -- a failed fit or transform loses nothing --------------------------------------
+def test_failed_refit_keeps_the_fitted_encoder():
+    X = _frame()
+    enc = TabularEncoder(min_frequency=1).fit(X)
+    before = enc.transform(X)
+    state = pickle.dumps(enc)
+    bad = X.assign(when=pd.Timestamp("2024-01-01"))
+    with pytest.raises(TypeError, match="Column 'when'"):
+        enc.fit(bad)
+    assert pickle.dumps(enc) == state
+    np.testing.assert_array_equal(enc.transform(X), before)
+
+
+def test_failed_transform_changes_neither_input_nor_encoder():
+    X = _frame()
+    enc = TabularEncoder(min_frequency=1).fit(X)
+    state = pickle.dumps(enc)
+    bad = X.assign(num=[np.inf] + [0.0] * 59)
+    copy = bad.copy()
+    with pytest.raises(ValueError, match="infinity in column"):
+        enc.transform(bad)
+    pd.testing.assert_frame_equal(bad, copy)
+    assert pickle.dumps(enc) == state
+
+
+def test_encoder_does_not_modify_its_input():
+    X = _city_frame("category").assign(n=pd.array([1, pd.NA] * 9, dtype="Int64"))
+    copy = X.copy()
+    TabularEncoder().fit(X).transform(X)
+    pd.testing.assert_frame_equal(X, copy)
+
+
+def test_pickle_round_trip():
+    X = _frame()
+    enc = TabularEncoder(min_frequency=1).fit(X)
+    again = pickle.loads(pickle.dumps(enc))
+    np.testing.assert_array_equal(again.transform(X), enc.transform(X))
+
+
+# -- inside the estimators ------------------------------------------------------------
+FAST = {
+    "d_token": 8,
+    "n_heads": 2,
+    "attention_dim": 8,
+    "n_blocks": 1,
+    "max_epochs": 1,
+    "batch_size": 32,
+    "early_stopping": False,
+    "random_state": 0,
+}
+
+
+@pytest.mark.parametrize("make", [AttentionCNNClassifier, AttentionCNNRegressor])
+def test_estimators_take_categorical_features(make):
+    X = _frame().assign(zip=[75001, 69001, 13001] * 20)
+    y = np.arange(60) % 2
+    model = make(**FAST, categorical_features=["city", "zip"]).fit(X, y)
+    assert model.encoder_.categorical_columns_.tolist() == [1, 3]
+    assert model.encoder_.numeric_columns_.tolist() == [0, 2]  # bool left out
+    with pytest.raises(ValueError, match=re.escape("Did you mean 'city'?")):
+        make(**FAST, categorical_features=["cty"]).fit(X, y)
+
+
+@pytest.mark.parametrize("make", [AttentionCNNClassifier, AttentionCNNRegressor])
+def test_estimators_take_nullable_dtypes_with_na(make):
+    n = 60
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame(
+        {
+            "i": pd.array(rng.randint(0, 9, n), dtype="Int64"),
+            "f": pd.array(rng.normal(size=n), dtype="Float64"),
+            "b": pd.array(rng.rand(n) < 0.5, dtype="boolean"),
+            "s": pd.array(rng.choice(["x", "y"], n), dtype="string[python]"),
+        }
+    )
+    X.iloc[::5, :] = pd.NA
+    y = np.arange(n) % 2
+    model = make(**FAST).fit(X, y)
+    assert model.encoder_.categorical_columns_.tolist() == [2, 3]
+    out = (
+        model.predict_proba(X) if hasattr(model, "predict_proba") else model.predict(X)
+    )
+    assert np.isfinite(out).all() and len(out) == n
