@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
+from _params import FAST
 from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
@@ -519,16 +520,6 @@ def test_pickle_round_trip():
 
 
 # -- inside the estimators ------------------------------------------------------------
-FAST = {
-    "d_token": 8,
-    "n_heads": 2,
-    "attention_dim": 8,
-    "n_blocks": 1,
-    "max_epochs": 1,
-    "batch_size": 32,
-    "early_stopping": False,
-    "random_state": 0,
-}
 
 
 @pytest.mark.parametrize("make", [AttentionCNNClassifier, AttentionCNNRegressor])

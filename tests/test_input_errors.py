@@ -9,19 +9,10 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
+from _params import FAST
 
 from sk_tabattn import AttentionCNNClassifier, AttentionCNNRegressor, TabularEncoder
 
-FAST = {
-    "d_token": 8,
-    "n_heads": 2,
-    "attention_dim": 8,
-    "n_blocks": 1,
-    "max_epochs": 1,
-    "batch_size": 32,
-    "early_stopping": False,
-    "random_state": 0,
-}
 N = 40
 
 
