@@ -5,4 +5,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/python -c "from sk_tabattn.demo import run_demo; run_demo()"
+.venv/bin/sk-tabattn demo "$@"

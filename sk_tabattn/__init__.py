@@ -3,7 +3,7 @@
 from ._validation import SkTabAttnWarning, TooFewSamplesWarning
 from .classifier import AttentionCNNClassifier
 from .encoding import TabularEncoder
-from .explain import Explanation, explain
+from .explain import AttentionMap, Explanation, explain
 from .nn import ATTENTION_BLOCKS, register_attention
 from .persistence import load, save
 from .regressor import AttentionCNNRegressor
@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ATTENTION_BLOCKS",
+    "AttentionMap",
     "AttentionCNNClassifier",
     "AttentionCNNRegressor",
     "Explanation",

@@ -250,8 +250,9 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
         Returns
         -------
         explanation : Explanation
-            Per-row attention over the input columns (attention rollout), the
-            attention maps, channel gates, row weights and fusion weights.
+            Per-row feature attention (attention rollout) and feature
+            attribution (integrated gradients), the attention maps, channel
+            gates, row weights and fusion weights.
         """
         return explain(self, X)
 

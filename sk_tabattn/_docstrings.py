@@ -92,9 +92,11 @@ ATTRIBUTES = """\
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Column names seen in ``fit``, when they are all strings.
     feature_importances_ : ndarray of shape (n_features_in_,)
-        Share of the network's pooled representation that flows from each
-        column (attention rollout over up to 2,000 training rows); sums to 1.
-        See :mod:`sk_tabattn.explain`.
+        Mean absolute attribution of each column (integrated gradients
+        through the network) over up to 1,000 training rows; non-negative,
+        sums to 1. See :mod:`sk_tabattn.explain`, and
+        :func:`sklearn.inspection.permutation_importance` for the effect on a
+        held-out score.
     n_outputs_ : int
         Width of the network's output.
 """

@@ -1,0 +1,674 @@
+"""The command line: ``sk-tabattn fit | predict | evaluate | demo``.
+
+Reads CSV (optionally compressed: ``.csv.gz``, ``.zip``, ...) and parquet
+files (parquet needs pyarrow or fastparquet), fits an
+:class:`~sk_tabattn.AttentionCNNClassifier` or
+:class:`~sk_tabattn.AttentionCNNRegressor`, saves it with
+:func:`sk_tabattn.save`, and predicts or cross-validates with it. Also run as
+``python -m sk_tabattn``.
+
+Errors the user can fix (a missing file, a missing column, an unknown
+parameter, a bad value) are printed as one ``sk-tabattn: error: ...`` line on
+stderr with exit code 1 (``--debug`` shows the traceback instead); argparse's
+usage errors exit with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+from ._validation import did_you_mean, format_columns
+
+_TASKS = ("classification", "regression")
+#: scikit-learn scorer -> (name shown, sign that turns it back into the metric)
+_METRICS = {
+    "accuracy": ("accuracy", 1),
+    "roc_auc": ("roc_auc", 1),
+    "neg_log_loss": ("log_loss", -1),
+    "r2": ("r2", 1),
+    "neg_root_mean_squared_error": ("rmse", -1),
+}
+_PARQUET_SUFFIXES = {".parquet", ".pq"}
+_COMPRESSION_SUFFIXES = {".gz", ".bz2", ".zip", ".xz", ".zst", ".tar"}
+
+
+class CliError(Exception):
+    """An error the user can fix; printed without a traceback."""
+
+
+def _say(message: str) -> None:
+    """Print a notice on stderr (stdout is kept for results and data)."""
+    print(message, file=sys.stderr)
+
+
+# -- reading and writing tables -------------------------------------------------------
+def read_table(
+    path: str | Path,
+    *,
+    sep: str | None = None,
+    no_header: bool = False,
+    na_values: list[str] | None = None,
+) -> pd.DataFrame:
+    """Read a CSV or parquet file into a DataFrame, with errors that say what to do.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.csv``/``.tsv``/``.txt`` file (optionally compressed, e.g.
+        ``.csv.gz``) or a ``.parquet``/``.pq`` file.
+    sep : str or None, default=None
+        CSV separator; a tab for ``.tsv`` files and a comma otherwise.
+    no_header : bool, default=False
+        The CSV has no header row: columns are named ``"0"``, ``"1"``, ...
+    na_values : list of str or None, default=None
+        Extra strings read as missing values (for example ``"?"``).
+
+    Returns
+    -------
+    frame : DataFrame
+        The table. Spaces after a CSV separator are skipped.
+
+    Raises
+    ------
+    CliError
+        When the file is missing, empty, unreadable, or parquet support is not
+        installed.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise CliError(f"No such file: '{path}'.")
+    if path.is_dir():
+        raise CliError(f"'{path}' is a folder; expected a CSV or parquet file.")
+    suffixes = [s.lower() for s in path.suffixes]
+    while suffixes and suffixes[-1] in _COMPRESSION_SUFFIXES:
+        suffixes.pop()
+    kind = suffixes[-1] if suffixes else ""
+    try:
+        if kind in _PARQUET_SUFFIXES:
+            frame = _read_parquet(path)
+        else:
+            frame = pd.read_csv(
+                path,
+                sep=sep or ("\t" if kind == ".tsv" else ","),
+                header=None if no_header else "infer",
+                skipinitialspace=True,
+                na_values=na_values,
+            )
+    except pd.errors.EmptyDataError as exc:
+        raise CliError(f"'{path}' is empty.") from exc
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise CliError(f"Could not read '{path}' as a table: {exc}") from exc
+    if no_header:
+        frame.columns = [str(c) for c in frame.columns]
+    if frame.empty:
+        raise CliError(f"'{path}' has no data rows.")
+    return frame
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path)
+    except ImportError as exc:
+        raise CliError(
+            "Reading parquet files needs pyarrow (or fastparquet), which is not "
+            "installed. Install it with `pip install pyarrow`, or save the table "
+            "as CSV."
+        ) from exc
+
+
+def write_table(frame: pd.DataFrame, out: str) -> None:
+    """Write ``frame`` as CSV (or parquet, by suffix); ``"-"`` means stdout."""
+    if out == "-":
+        frame.to_csv(sys.stdout, index=False)
+        return
+    path = Path(out)
+    if path.parent and not path.parent.exists():
+        path.parent.mkdir(parents=True)
+    if path.suffix.lower() in _PARQUET_SUFFIXES:
+        try:
+            frame.to_parquet(path, index=False)
+        except ImportError as exc:
+            raise CliError(
+                "Writing parquet files needs pyarrow (or fastparquet): "
+                "`pip install pyarrow`, or write a .csv file."
+            ) from exc
+    else:
+        frame.to_csv(path, index=False)
+
+
+# -- parameters ---------------------------------------------------------------------
+def parse_value(text: str):
+    """Turn a ``--param`` value into a Python value.
+
+    Python literals are parsed (``3``, ``1e-3``, ``True``, ``None``,
+    ``["a", "b"]``), as are ``true``/``false`` and ``null``; anything else is
+    a string, so ``attention=none`` is the string ``"none"``.
+
+    Parameters
+    ----------
+    text : str
+        The text after ``=``.
+
+    Returns
+    -------
+    value : object
+        The parsed value.
+
+    Examples
+    --------
+    >>> [parse_value(v) for v in ["4", "1e-3", "false", "None", "none", "mha"]]
+    [4, 0.001, False, None, 'none', 'mha']
+    """
+    text = text.strip()
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered == "null":
+        return None
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def parse_params(items: list[str] | None, estimator) -> dict:
+    """Parse ``KEY=VALUE`` items and check the keys against ``estimator``'s.
+
+    Parameters
+    ----------
+    items : list of str or None
+        The ``--param`` values.
+    estimator : estimator
+        Its ``get_params()`` keys are the allowed ones.
+
+    Returns
+    -------
+    params : dict
+        Parameter name to parsed value.
+
+    Raises
+    ------
+    CliError
+        For an item without ``=`` or an unknown name (with a "did you mean"
+        hint).
+    """
+    allowed = estimator.get_params()
+    params = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise CliError(
+                f"--param expects KEY=VALUE (for example attention=mha). Got {item!r}."
+            )
+        if key not in allowed:
+            raise CliError(
+                f"Unknown parameter {key!r} for {type(estimator).__name__}."
+                + did_you_mean(key, allowed)
+                + f" Valid parameters: {', '.join(sorted(allowed))}."
+            )
+        params[key] = parse_value(raw)
+    return params
+
+
+# -- targets and tasks ----------------------------------------------------------------
+def infer_task(y: pd.Series) -> tuple[str, str]:
+    """Guess the task from the target column; return it and the reason.
+
+    Strings, booleans, categories or exactly two distinct values mean
+    classification; other numbers mean regression.
+    """
+    n_distinct = y.nunique(dropna=True)
+    if is_bool_dtype(y) or not is_numeric_dtype(y):
+        return "classification", f"it holds {n_distinct} distinct labels"
+    if n_distinct == 2:
+        return "classification", "it holds 2 distinct values"
+    return "regression", f"it is numeric with {n_distinct} distinct values"
+
+
+def split_target(
+    frame: pd.DataFrame, target: str, path: str
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Return ``X`` (every other column) and ``y``, dropping rows without a target."""
+    if target not in frame.columns:
+        columns = [str(c) for c in frame.columns]
+        raise CliError(
+            f"Target column {target!r} is not in '{path}'."
+            + did_you_mean(target, columns)
+            + f" Its columns are: {format_columns(columns, limit=20)}."
+        )
+    y = frame[target]
+    missing = y.isna().to_numpy()
+    if missing.all():
+        raise CliError(f"Target column {target!r} has no values.")
+    if missing.any():
+        _say(f"Dropped {int(missing.sum())} rows whose target {target!r} is missing.")
+        frame = frame.loc[~missing].reset_index(drop=True)
+    X = frame.drop(columns=[target])
+    if X.shape[1] == 0:
+        raise CliError(f"'{path}' has no feature column besides {target!r}.")
+    return X, frame[target].reset_index(drop=True)
+
+
+def _subsample(X, y, n_rows, random_state):
+    if n_rows is None or n_rows >= len(X):
+        return X, y
+    rows = np.sort(np.random.RandomState(random_state).permutation(len(X))[:n_rows])
+    return X.iloc[rows].reset_index(drop=True), y.iloc[rows].reset_index(drop=True)
+
+
+def _load_xy(args) -> tuple[pd.DataFrame, pd.Series, str]:
+    frame = read_table(
+        args.data, sep=args.sep, no_header=args.no_header, na_values=args.na_values
+    )
+    X, y = split_target(frame, args.target, args.data)
+    X, y = _subsample(X, y, args.rows, args.random_state)
+    task = args.task
+    if task is None:
+        task, reason = infer_task(y)
+        other = _TASKS[1 - _TASKS.index(task)]
+        _say(
+            f"Task: {task} (target {args.target!r}: {reason}); "
+            f"pass --task {other} to override."
+        )
+    return X, y, task
+
+
+def _make_model(task: str, args):
+    from .classifier import AttentionCNNClassifier
+    from .regressor import AttentionCNNRegressor
+
+    model = (
+        AttentionCNNClassifier()
+        if task == "classification"
+        else AttentionCNNRegressor()
+    )
+    params = {"random_state": args.random_state, "verbose": args.verbose}
+    params.update(parse_params(args.param, model))
+    return model.set_params(**params)
+
+
+# -- commands --------------------------------------------------------------------------
+def cmd_fit(args) -> int:
+    """Fit a model on DATA and save it to --out."""
+    from .persistence import save
+
+    X, y, task = _load_xy(args)
+    model = _make_model(task, args)
+    _say(f"Fitting {model!r} on {X.shape[0]} rows x {X.shape[1]} columns...")
+    start = time.perf_counter()
+    model.fit(X, y)
+    seconds = time.perf_counter() - start
+    save(model, args.out)
+    history = model.history_
+    line = f"Fitted in {seconds:.1f} s, {len(history)} epochs"
+    if "valid_loss" in history[0]:
+        line += f", lowest validation loss {min(history[:, 'valid_loss']):.4g}"
+    print(line + f"; saved to {args.out}")
+    top = pd.Series(model.feature_importances_, index=_names(model))
+    top = top.sort_values(ascending=False).head(5)
+    print(
+        "Most important features: "
+        + ", ".join(f"{name} ({value:.2f})" for name, value in top.items())
+    )
+    return 0
+
+
+def _names(model) -> list[str]:
+    names = getattr(model, "feature_names_in_", None)
+    if names is None:
+        return [f"x{i}" for i in range(model.n_features_in_)]
+    return [str(n) for n in names]
+
+
+def cmd_predict(args) -> int:
+    """Predict the rows of DATA with a saved model; write them to --out."""
+    from .persistence import load
+
+    if not Path(args.model).is_file():
+        raise CliError(f"No such model file: '{args.model}'.")
+    model = load(args.model)
+    if not hasattr(model, "predict"):
+        raise CliError(f"'{args.model}' does not hold a fitted model.")
+    frame = read_table(
+        args.data, sep=args.sep, no_header=args.no_header, na_values=args.na_values
+    )
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:
+        names = list(names)
+        missing = [c for c in names if c not in frame.columns]
+        if missing:
+            raise CliError(
+                f"'{args.data}' lacks {len(missing)} columns the model was fitted "
+                f"on: {format_columns(missing)}."
+            )
+        extra = [c for c in frame.columns if c not in set(names)]
+        if extra:
+            _say(f"Ignoring columns not seen in fit: {format_columns(extra)}.")
+        frame = frame[names]
+    out = pd.DataFrame({"prediction": model.predict(frame)})
+    if args.proba:
+        if not hasattr(model, "predict_proba"):
+            raise CliError("--proba needs a classifier; this model is a regressor.")
+        proba = model.predict_proba(frame)
+        for k, label in enumerate(model.classes_):
+            out[f"proba_{label}"] = proba[:, k]
+    write_table(out, args.out)
+    if args.out != "-":
+        _say(f"Wrote {len(out)} predictions to {args.out}")
+    return 0
+
+
+def _reference_model(task: str, X: pd.DataFrame, random_state):
+    """HistGradientBoosting with the non-numeric columns ordinal-encoded."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import (
+        HistGradientBoostingClassifier,
+        HistGradientBoostingRegressor,
+    )
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+
+    categorical = [
+        c for c in X.columns if is_bool_dtype(X[c]) or not is_numeric_dtype(X[c])
+    ]
+    encode = ColumnTransformer(
+        [
+            (
+                "categories",
+                # HistGradientBoosting takes at most 255 categories per column.
+                OrdinalEncoder(
+                    handle_unknown="use_encoded_value",
+                    unknown_value=np.nan,
+                    encoded_missing_value=np.nan,
+                    max_categories=255,
+                ),
+                categorical,
+            )
+        ],
+        remainder="passthrough",
+        verbose_feature_names_out=False,
+    ).set_output(transform="pandas")
+    hgb_class = (
+        HistGradientBoostingClassifier
+        if task == "classification"
+        else HistGradientBoostingRegressor
+    )
+    hgb = hgb_class(
+        categorical_features=[str(c) for c in categorical] or None,
+        random_state=random_state,
+    )
+    return make_pipeline(encode, hgb)
+
+
+def cmd_evaluate(args) -> int:
+    """Cross-validate the model beside HistGradientBoosting on DATA."""
+    from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
+
+    X, y, task = _load_xy(args)
+    if args.cv < 2:
+        raise CliError(f"--cv must be at least 2. Got {args.cv}.")
+    X.columns = [str(c) for c in X.columns]
+    model = _make_model(task, args)
+    if task == "classification":
+        folds = StratifiedKFold(args.cv, shuffle=True, random_state=args.random_state)
+        scoring = ["accuracy"] + (["roc_auc"] if y.nunique() == 2 else ["neg_log_loss"])
+    else:
+        folds = KFold(args.cv, shuffle=True, random_state=args.random_state)
+        scoring = ["r2", "neg_root_mean_squared_error"]
+    models = {
+        type(model).__name__: model,
+        "HistGradientBoosting": _reference_model(task, X, args.random_state),
+    }
+    _say(
+        f"{args.cv}-fold cross-validation on {X.shape[0]} rows x {X.shape[1]} "
+        f"columns ({task})..."
+    )
+    rows = []
+    for name, estimator in models.items():
+        res = cross_validate(
+            estimator, X, y, cv=folds, scoring=scoring, n_jobs=args.n_jobs
+        )
+        row = {"model": name}
+        for metric in scoring:
+            label, sign = _METRICS[metric]
+            row[label] = sign * res[f"test_{metric}"].mean()
+            row[f"{label}_std"] = res[f"test_{metric}"].std()
+        row["fit_seconds"] = res["fit_time"].mean()
+        rows.append(row)
+    scores = pd.DataFrame(rows).set_index("model")
+    shown = pd.DataFrame(index=scores.index)
+    for metric in scoring:
+        label = _METRICS[metric][0]
+        shown[label] = [
+            f"{m:.4f} ± {sd:.4f}"
+            for m, sd in zip(scores[label], scores[f"{label}_std"], strict=True)
+        ]
+    shown["fit seconds"] = scores["fit_seconds"].map("{:.2f}".format)
+    print(shown.to_string())
+    if args.out:
+        write_table(scores.reset_index(), args.out)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    """Run the README's demo (attention types side by side on UCI Adult)."""
+    from .demo import run_demo
+    from .nn import ATTENTION_BLOCKS
+
+    attentions = tuple(a.strip() for a in args.attentions.split(",") if a.strip())
+    unknown = [a for a in attentions if a not in ATTENTION_BLOCKS]
+    if unknown or not attentions:
+        raise CliError(
+            f"Unknown attention {unknown[0] if unknown else args.attentions!r}."
+            + (did_you_mean(unknown[0], ATTENTION_BLOCKS) if unknown else "")
+            + f" Choose from: {', '.join(sorted(ATTENTION_BLOCKS))}."
+        )
+    run_demo(
+        out=args.out,
+        n_rows=args.rows,
+        cv=args.cv,
+        max_epochs=args.max_epochs,
+        attentions=attentions,
+        random_state=args.random_state,
+    )
+    return 0
+
+
+# -- the parser ---------------------------------------------------------------------
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _add_read_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("reading the data")
+    group.add_argument(
+        "--sep", help="CSV separator (default: ',' or a tab for .tsv files)"
+    )
+    group.add_argument(
+        "--no-header",
+        action="store_true",
+        help="the CSV has no header row; columns are named 0, 1, 2, ...",
+    )
+    group.add_argument(
+        "--na-values",
+        action="append",
+        metavar="TEXT",
+        help="a string that means a missing value, e.g. '?' (repeat for more)",
+    )
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("data", metavar="DATA", help="a CSV or parquet file")
+    parser.add_argument(
+        "--target", required=True, metavar="COL", help="the column to predict"
+    )
+    parser.add_argument(
+        "--task",
+        choices=_TASKS,
+        help="default: classification for strings, booleans or 2 distinct "
+        "values, regression otherwise",
+    )
+    parser.add_argument(
+        "--param",
+        action="append",
+        metavar="KEY=VALUE",
+        help="an estimator parameter, e.g. --param attention=mha --param n_heads=2 "
+        "(repeat for more)",
+    )
+    parser.add_argument(
+        "--rows",
+        type=_positive_int,
+        metavar="N",
+        help="use a random subsample of N rows (for quick trials)",
+    )
+    parser.add_argument(
+        "--random-state",
+        type=int,
+        default=0,
+        metavar="SEED",
+        help="seed of the subsample, the folds and the network (default: 0)",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="-v: a table of epochs; -vv: also a progress bar of batches",
+    )
+    _add_read_options(parser)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the ``sk-tabattn`` argument parser."""
+    from . import __version__
+    from .demo import DEMO_ATTENTIONS
+
+    parser = argparse.ArgumentParser(
+        prog="sk-tabattn",
+        description="Attention + 1D-CNN models for tables, from the shell.",
+        epilog="Run 'sk-tabattn COMMAND --help' for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    parser.add_argument(
+        "--debug", action="store_true", help="show tracebacks of errors"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    fit = commands.add_parser(
+        "fit", help="fit a model on a table and save it", description=cmd_fit.__doc__
+    )
+    _add_model_options(fit)
+    fit.add_argument(
+        "--out", required=True, metavar="MODEL", help="model file to write"
+    )
+    fit.set_defaults(run=cmd_fit)
+
+    predict = commands.add_parser(
+        "predict", help="predict with a saved model", description=cmd_predict.__doc__
+    )
+    predict.add_argument("model", metavar="MODEL", help="a file written by 'fit'")
+    predict.add_argument("data", metavar="DATA", help="a CSV or parquet file")
+    predict.add_argument(
+        "--out",
+        default="-",
+        metavar="PRED",
+        help="CSV (or .parquet) file to write; default: standard output",
+    )
+    predict.add_argument(
+        "--proba",
+        action="store_true",
+        help="also write class probabilities (classifiers)",
+    )
+    _add_read_options(predict)
+    predict.set_defaults(run=cmd_predict)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="cross-validate beside HistGradientBoosting",
+        description=cmd_evaluate.__doc__,
+    )
+    _add_model_options(evaluate)
+    evaluate.add_argument(
+        "--cv", type=int, default=5, metavar="K", help="number of folds (default: 5)"
+    )
+    evaluate.add_argument(
+        "--n-jobs", type=int, default=1, metavar="N", help="folds fitted in parallel"
+    )
+    evaluate.add_argument(
+        "--out", metavar="SCORES", help="also write the scores to this CSV file"
+    )
+    evaluate.set_defaults(run=cmd_evaluate)
+
+    demo = commands.add_parser(
+        "demo",
+        help="compare attention types on a bundled real dataset",
+        description=cmd_demo.__doc__,
+    )
+    demo.add_argument(
+        "--out",
+        default="demo_output/model.joblib",
+        metavar="MODEL",
+        help="where to save the best pipeline (default: demo_output/model.joblib)",
+    )
+    demo.add_argument(
+        "--rows",
+        type=_positive_int,
+        default=3000,
+        help="rows of UCI Adult (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--cv", type=int, default=3, help="number of folds (default: %(default)s)"
+    )
+    demo.add_argument(
+        "--max-epochs",
+        type=_positive_int,
+        default=40,
+        help="most epochs per fit (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--attentions",
+        default=",".join(DEMO_ATTENTIONS),
+        help="comma-separated attention types to compare (default: %(default)s)",
+    )
+    demo.add_argument("--random-state", type=int, default=0, metavar="SEED")
+    demo.set_defaults(run=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit code.
+
+    Parameters
+    ----------
+    argv : list of str or None, default=None
+        The arguments (``sys.argv[1:]`` if None).
+
+    Returns
+    -------
+    code : int
+        0 on success, 1 on an error (printed on stderr).
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (CliError, ValueError, TypeError, FileNotFoundError, ImportError) as exc:
+        # sklearn's parameter errors are ValueErrors whose message names the fix.
+        if args.debug:
+            raise
+        _say(f"sk-tabattn: error: {exc}")
+        return 1

@@ -1,0 +1,296 @@
+"""Explanations: feature attention, attribution, importances, permutation."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.exceptions import NotFittedError
+from sklearn.inspection import permutation_importance
+
+from sk_tabattn import AttentionCNNClassifier, AttentionCNNRegressor, Explanation
+from sk_tabattn.nn import ATTENTION_BLOCKS
+
+# `sk_tabattn.explain` is also the name of the function the package exports.
+explain_module = sys.modules["sk_tabattn.explain"]
+
+SIGNAL = ["c2", "c5"]
+#: A real training run on the default architecture (2 conv blocks, kernel 3,
+#: attention pooling): enough epochs to learn the signal, not tuned per test.
+SIGNAL_PARAMS = {
+    "d_token": 16,
+    "n_heads": 4,
+    "batch_size": 64,
+    "max_epochs": 15,
+    "random_state": 0,
+}
+
+
+def signal_table(n=500, seed=0):
+    """Eight standard-normal columns; the target is additive in c2 and c5 only.
+
+    The signal columns are not at the ends, so each has noise neighbours on
+    both sides that a kernel-3 convolution mixes into its position.
+    """
+    rng = np.random.RandomState(seed)
+    X = pd.DataFrame(rng.normal(size=(n, 8)), columns=[f"c{i}" for i in range(8)])
+    signal = X["c2"] + X["c5"]
+    return X, signal + 0.1 * rng.normal(size=n), np.where(signal > 0, "yes", "no")
+
+
+@pytest.fixture(scope="module")
+def signal_data():
+    return signal_table()
+
+
+@pytest.fixture(scope="module")
+def signal_model(signal_data):
+    """Return the regressor fitted on the signal table, per attention type (cached)."""
+    cache = {}
+
+    def fitted(attention):
+        if attention not in cache:
+            X, y, _ = signal_data
+            est = AttentionCNNRegressor(attention=attention, **SIGNAL_PARAMS)
+            cache[attention] = est.fit(X, y)
+        return cache[attention]
+
+    return fitted
+
+
+def top_two(importances, names):
+    order = np.argsort(-np.asarray(importances))
+    return sorted(np.asarray(names)[order[:2]].tolist())
+
+
+# -- feature importances ---------------------------------------------------------------
+@pytest.mark.parametrize("attention", sorted(ATTENTION_BLOCKS))
+def test_importances_rank_the_two_signal_columns_first(signal_model, attention):
+    # Required for self, multihead and mha; the other blocks are held to it too.
+    est = signal_model(attention)
+    imp = est.feature_importances_
+    assert imp.shape == (8,)
+    assert (imp >= 0).all()
+    assert imp.sum() == pytest.approx(1.0)
+    assert top_two(imp, est.feature_names_in_) == SIGNAL, (attention, imp.round(3))
+
+
+@pytest.mark.parametrize("attention", ["self", "multihead", "mha"])
+def test_classifier_importances_rank_the_signal_columns_first(signal_data, attention):
+    X, _, labels = signal_data
+    clf = AttentionCNNClassifier(attention=attention, **SIGNAL_PARAMS).fit(X, labels)
+    imp = clf.feature_importances_
+    assert top_two(imp, clf.feature_names_in_) == SIGNAL, (attention, imp.round(3))
+
+
+def test_permutation_importance_works_and_agrees(signal_model, signal_data):
+    est = signal_model("multihead")
+    X, y, _ = signal_data
+    result = permutation_importance(est, X, y, n_repeats=3, random_state=0)
+    assert result.importances_mean.shape == (8,)
+    assert top_two(result.importances_mean, X.columns) == SIGNAL
+
+
+def test_permutation_importance_on_mixed_frame(mixed_frame, tiny_params):
+    X, y = mixed_frame
+    clf = AttentionCNNClassifier(**tiny_params).fit(X, y)
+    result = permutation_importance(clf, X, y, n_repeats=2, random_state=0)
+    assert result.importances_mean.shape == (X.shape[1],)
+    assert np.isfinite(result.importances_mean).all()
+
+
+def test_attribution_follows_the_signal(signal_model, signal_data):
+    # y rises with c2, so c2's signed attribution must rise with c2's value.
+    est = signal_model("mha")
+    X, _, _ = signal_data
+    attribution = est.explain(X).feature_attribution
+    assert np.corrcoef(attribution["c2"], X["c2"])[0, 1] > 0.9
+    assert attribution["c2"].abs().mean() > 5 * attribution["c0"].abs().mean()
+
+
+@pytest.mark.parametrize("task", ["regression", "binary", "multiclass"])
+def test_attributions_add_up_to_output_minus_base_value(mixed_frame, task):
+    X, y = mixed_frame
+    params = {"d_token": 8, "max_epochs": 20, "random_state": 0}
+    if task == "regression":
+        est = AttentionCNNRegressor(**params).fit(X, X["income"].rank().to_numpy())
+    else:
+        labels = y if task == "binary" else np.where(X["plan"] == "a", y, "maybe")
+        est = AttentionCNNClassifier(**params).fit(X, labels)
+    ex = explain_module.explain(est, X, n_steps=32)
+    total = ex.feature_attribution.sum(axis=1)
+    change = ex.output - ex.base_value
+    assert change.abs().max() > 0.1  # the check below is not trivially true
+    np.testing.assert_allclose(total, change, atol=0.02 * change.abs().max())
+
+
+def test_feature_importances_subsample_is_seeded(signal_model, signal_data):
+    est = signal_model("self")
+    X, _, _ = signal_data
+    a = explain_module.feature_importances(est, X, max_rows=100, random_state=1)
+    b = explain_module.feature_importances(est, X, max_rows=100, random_state=1)
+    c = explain_module.feature_importances(est, X, max_rows=100, random_state=2)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    assert a.sum() == pytest.approx(1.0)
+
+
+# -- the explanation object ------------------------------------------------------------
+@pytest.mark.parametrize("attention", sorted(ATTENTION_BLOCKS))
+def test_explain_reports_each_blocks_weights(mixed_frame, tiny_params, attention):
+    X, y = mixed_frame
+    # Categorical columns first: the network puts numeric tokens first, and the
+    # explanation must map them back to the input order.
+    X = X[["city", "age", "member", "plan", "income"]]
+    X = X.set_axis([f"r{i}" for i in range(len(X))])
+    clf = AttentionCNNClassifier(attention=attention, **tiny_params).fit(X, y)
+    ex = clf.explain(X.iloc[:20])
+    assert isinstance(ex, Explanation)
+    names = list(X.columns)
+    for table in (ex.feature_attention, ex.feature_attribution):
+        assert list(table.columns) == names
+        assert list(table.index) == list(X.index[:20])
+        assert np.isfinite(table.to_numpy()).all()
+    attention_share = ex.feature_attention.to_numpy()
+    assert (attention_share >= 0).all()
+    np.testing.assert_allclose(attention_share.sum(axis=1), 1, rtol=1e-5)
+    positional = attention in ("self", "multihead", "mha")
+    assert len(ex.attention_maps) == (1 if positional else 0)
+    for amap in ex.attention_maps:
+        assert amap.columns == names  # input order, not token order
+        assert amap.weights.shape == (20, 5, 5)
+        np.testing.assert_allclose(amap.weights.sum(axis=2), 1, rtol=1e-5)
+        assert list(amap.mean().index) == names
+    if attention == "se":
+        assert ex.channel_gates.shape == (20, tiny_params["d_token"])
+        assert ((ex.channel_gates > 0) & (ex.channel_gates < 1)).all().all()
+    else:
+        assert ex.channel_gates is None
+    if attention == "row":
+        assert list(ex.row_weights.index) == list(X.index[:20])
+        assert (ex.row_weights > 0).all()
+    else:
+        assert ex.row_weights is None
+    assert ex.fusion_weights is None
+    assert "logit" in ex.target
+
+
+def test_explain_each_position_has_one_map_per_block(numeric_data, tiny_params):
+    X, y = numeric_data
+    params = {**tiny_params, "n_blocks": 2, "attention_position": "each"}
+    clf = AttentionCNNClassifier(attention="mha", **params).fit(X, y)
+    ex = clf.explain(X[:7])
+    assert [m.block for m in ex.attention_maps] == [0, 1]
+    assert list(ex.feature_attention.columns) == [f"x{i}" for i in range(5)]
+    assert isinstance(ex.feature_attention.index, pd.RangeIndex)
+
+
+@pytest.mark.parametrize("fusion", ["softmax", "adaptive"])
+def test_explain_reports_stream_fusion_weights(mixed_frame, tiny_params, fusion):
+    X, y = mixed_frame
+    clf = AttentionCNNClassifier(streams="dtype", fusion=fusion, **tiny_params)
+    ex = clf.fit(X, y).explain(X.iloc[:9])
+    weights = ex.fusion_weights
+    assert list(weights.columns) == ["stream_0", "stream_1"]
+    assert len(weights) == (9 if fusion == "adaptive" else 1)
+    np.testing.assert_allclose(weights.sum(axis=1), 1, rtol=1e-5)
+    # One attention map per stream, over that stream's columns.
+    assert [m.columns for m in ex.attention_maps] == [
+        ["age", "income"],
+        ["city", "member", "plan"],
+    ]
+    np.testing.assert_allclose(ex.feature_attention.sum(axis=1), 1, rtol=1e-5)
+
+
+def test_regressor_explanation_for_several_outputs(regression_data, tiny_params):
+    X, y = regression_data
+    Y = np.c_[y, -y]
+    reg = AttentionCNNRegressor(**tiny_params).fit(X, Y)
+    ex = reg.explain(X[:4])
+    assert ex.feature_attribution.shape == (4, 4)
+    assert "standard deviations" in ex.target
+    assert reg.feature_importances_.sum() == pytest.approx(1.0)
+
+
+def test_explain_leaves_the_model_untouched(mixed_frame, tiny_params):
+    X, y = mixed_frame
+    clf = AttentionCNNClassifier(attention="multihead", **tiny_params).fit(X, y)
+    module = clf.net_.module_
+    module.train()  # explain must restore whatever mode it found
+    before = clf.predict_proba(X)
+    module.train()
+    grads = [None if p.grad is None else p.grad.clone() for p in module.parameters()]
+    clf.explain(X)
+    assert module.training
+    for p, g in zip(module.parameters(), grads, strict=True):
+        assert (p.grad is None) if g is None else torch.equal(p.grad, g)
+    assert not any(getattr(m, "need_weights", False) for m in module.modules())
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in module.modules())
+    np.testing.assert_array_equal(clf.predict_proba(X), before)
+
+
+def test_explain_needs_a_fitted_estimator_and_the_fit_columns(mixed_frame, tiny_params):
+    X, y = mixed_frame
+    with pytest.raises(NotFittedError):
+        AttentionCNNClassifier().explain(X)
+    clf = AttentionCNNClassifier(**tiny_params).fit(X, y)
+    with pytest.raises(ValueError, match="Feature names"):
+        clf.explain(X.rename(columns={"age": "years"}))
+
+
+# -- the conv step of the rollout ------------------------------------------------------
+@pytest.mark.filterwarnings("ignore:Using padding=.same. with even kernel:UserWarning")
+@pytest.mark.parametrize("kernel_size", [2, 3, 4])
+def test_conv_mixing_follows_torchs_same_padding(kernel_size):
+    # A one-tap convolution moves information from position i + d to position i;
+    # the mixing matrix must say the same, whatever torch's padding convention.
+    length = 6
+    for tap in range(kernel_size):
+        conv = torch.nn.Conv1d(2, 2, kernel_size, padding="same", bias=False)
+        with torch.no_grad():
+            conv.weight.zero_()
+            conv.weight[:, :, tap] = torch.eye(2)
+        h = torch.ones(1, 2, length)
+        mixing = explain_module._conv_mixing(conv, h)[0]
+        for j in range(length):
+            impulse = torch.zeros(1, 2, length)
+            impulse[0, :, j] = 1.0
+            reached = conv(impulse)[0].abs().sum(dim=0) > 0  # outputs j feeds
+            for i in range(length):
+                if reached[i]:
+                    assert mixing[i, j] == pytest.approx(1.0)
+        np.testing.assert_allclose(mixing.sum(dim=1), 1)  # padding rows: identity
+
+
+def test_conv_mixing_weighs_neighbours_by_their_contribution():
+    conv = torch.nn.Conv1d(1, 1, 3, padding="same", bias=False)
+    with torch.no_grad():
+        conv.weight[:] = torch.tensor([[[1.0, 1.0, 1.0]]])
+    h = torch.tensor([[[1.0, 3.0, 0.0, 0.0]]])
+    mixing = explain_module._conv_mixing(conv, h)[0]
+    np.testing.assert_allclose(mixing[0], [0.25, 0.75, 0, 0])
+    np.testing.assert_allclose(mixing[1], [0.25, 0.75, 0, 0])
+    np.testing.assert_allclose(mixing[2], [0, 1, 0, 0])
+    np.testing.assert_allclose(mixing[3], [0, 0, 0, 1])  # nothing flows: identity
+
+
+# -- the reference row of the attribution ---------------------------------------------
+def test_reference_tokens_are_the_tokenizers_own(mixed_frame, tiny_params):
+    # Numeric columns at encoded value 0; each categorical column at the mean of
+    # the tokens of its categories (index 0, missing/unknown, left out).
+    X, y = mixed_frame
+    clf = AttentionCNNClassifier(**tiny_params).fit(X, y)
+    tokenizer = clf.net_.module_.tokenizer
+    reference = explain_module._reference_tokens(tokenizer)
+    cards = clf.encoder_.cardinalities_
+    with torch.no_grad():
+        zero = tokenizer(torch.zeros(1, 2), torch.ones(1, len(cards), dtype=torch.long))
+        torch.testing.assert_close(reference[:2], zero[0, :2])
+        for j, card in enumerate(cards):
+            codes = torch.ones(card - 1, len(cards), dtype=torch.long)
+            codes[:, j] = torch.arange(1, card)
+            tokens = tokenizer(torch.zeros(card - 1, 2), codes)[:, 2 + j]
+            torch.testing.assert_close(reference[2 + j], tokens.mean(dim=0))
