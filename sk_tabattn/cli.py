@@ -16,7 +16,6 @@ usage errors exit with code 2.
 from __future__ import annotations
 
 import argparse
-import ast
 import sys
 import time
 from pathlib import Path
@@ -25,6 +24,8 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
+from ._cli_io import CliError, read_table, write_table
+from ._cli_params import parse_params
 from ._validation import did_you_mean, format_columns
 
 _TASKS = ("classification", "regression")
@@ -36,187 +37,11 @@ _METRICS = {
     "r2": ("r2", 1),
     "neg_root_mean_squared_error": ("rmse", -1),
 }
-_PARQUET_SUFFIXES = {".parquet", ".pq"}
-_COMPRESSION_SUFFIXES = {".gz", ".bz2", ".zip", ".xz", ".zst", ".tar"}
-
-
-class CliError(Exception):
-    """An error the user can fix; printed without a traceback."""
 
 
 def _say(message: str) -> None:
     """Print a notice on stderr (stdout is kept for results and data)."""
     print(message, file=sys.stderr)
-
-
-# -- reading and writing tables -------------------------------------------------------
-def read_table(
-    path: str | Path,
-    *,
-    sep: str | None = None,
-    no_header: bool = False,
-    na_values: list[str] | None = None,
-) -> pd.DataFrame:
-    """Read a CSV or parquet file into a DataFrame, with errors that say what to do.
-
-    Parameters
-    ----------
-    path : str or Path
-        A ``.csv``/``.tsv``/``.txt`` file (optionally compressed, e.g.
-        ``.csv.gz``) or a ``.parquet``/``.pq`` file.
-    sep : str or None, default=None
-        CSV separator; a tab for ``.tsv`` files and a comma otherwise.
-    no_header : bool, default=False
-        The CSV has no header row: columns are named ``"0"``, ``"1"``, ...
-    na_values : list of str or None, default=None
-        Extra strings read as missing values (for example ``"?"``).
-
-    Returns
-    -------
-    frame : DataFrame
-        The table. Spaces after a CSV separator are skipped.
-
-    Raises
-    ------
-    CliError
-        When the file is missing, empty, unreadable, or parquet support is not
-        installed.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise CliError(f"No such file: '{path}'.")
-    if path.is_dir():
-        raise CliError(f"'{path}' is a folder; expected a CSV or parquet file.")
-    suffixes = [s.lower() for s in path.suffixes]
-    while suffixes and suffixes[-1] in _COMPRESSION_SUFFIXES:
-        suffixes.pop()
-    kind = suffixes[-1] if suffixes else ""
-    try:
-        if kind in _PARQUET_SUFFIXES:
-            frame = _read_parquet(path)
-        else:
-            frame = pd.read_csv(
-                path,
-                sep=sep or ("\t" if kind == ".tsv" else ","),
-                header=None if no_header else "infer",
-                skipinitialspace=True,
-                na_values=na_values,
-            )
-    except pd.errors.EmptyDataError as exc:
-        raise CliError(f"'{path}' is empty.") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise CliError(f"Could not read '{path}' as a table: {exc}") from exc
-    if no_header:
-        frame.columns = [str(c) for c in frame.columns]
-    if frame.empty:
-        raise CliError(f"'{path}' has no data rows.")
-    return frame
-
-
-def _read_parquet(path: Path) -> pd.DataFrame:
-    try:
-        return pd.read_parquet(path)
-    except ImportError as exc:
-        raise CliError(
-            "Reading parquet files needs pyarrow (or fastparquet), which is not "
-            "installed. Install it with `pip install pyarrow`, or save the table "
-            "as CSV."
-        ) from exc
-
-
-def write_table(frame: pd.DataFrame, out: str) -> None:
-    """Write ``frame`` as CSV (or parquet, by suffix); ``"-"`` means stdout."""
-    if out == "-":
-        frame.to_csv(sys.stdout, index=False)
-        return
-    path = Path(out)
-    if path.parent and not path.parent.exists():
-        path.parent.mkdir(parents=True)
-    if path.suffix.lower() in _PARQUET_SUFFIXES:
-        try:
-            frame.to_parquet(path, index=False)
-        except ImportError as exc:
-            raise CliError(
-                "Writing parquet files needs pyarrow (or fastparquet): "
-                "`pip install pyarrow`, or write a .csv file."
-            ) from exc
-    else:
-        frame.to_csv(path, index=False)
-
-
-# -- parameters ---------------------------------------------------------------------
-def parse_value(text: str):
-    """Turn a ``--param`` value into a Python value.
-
-    Python literals are parsed (``3``, ``1e-3``, ``True``, ``None``,
-    ``["a", "b"]``), as are ``true``/``false`` and ``null``; anything else is
-    a string, so ``attention=none`` is the string ``"none"``.
-
-    Parameters
-    ----------
-    text : str
-        The text after ``=``.
-
-    Returns
-    -------
-    value : object
-        The parsed value.
-
-    Examples
-    --------
-    >>> [parse_value(v) for v in ["4", "1e-3", "false", "None", "none", "mha"]]
-    [4, 0.001, False, None, 'none', 'mha']
-    """
-    text = text.strip()
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if lowered == "null":
-        return None
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
-
-
-def parse_params(items: list[str] | None, estimator) -> dict:
-    """Parse ``KEY=VALUE`` items and check the keys against ``estimator``'s.
-
-    Parameters
-    ----------
-    items : list of str or None
-        The ``--param`` values.
-    estimator : estimator
-        Its ``get_params()`` keys are the allowed ones.
-
-    Returns
-    -------
-    params : dict
-        Parameter name to parsed value.
-
-    Raises
-    ------
-    CliError
-        For an item without ``=`` or an unknown name (with a "did you mean"
-        hint).
-    """
-    allowed = estimator.get_params()
-    params = {}
-    for item in items or []:
-        key, sep, raw = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise CliError(
-                f"--param expects KEY=VALUE (for example attention=mha). Got {item!r}."
-            )
-        if key not in allowed:
-            raise CliError(
-                f"Unknown parameter {key!r} for {type(estimator).__name__}."
-                + did_you_mean(key, allowed)
-                + f" Valid parameters: {', '.join(sorted(allowed))}."
-            )
-        params[key] = parse_value(raw)
-    return params
 
 
 # -- targets and tasks ----------------------------------------------------------------

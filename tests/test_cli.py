@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from sk_tabattn import AttentionCNNClassifier, load
-from sk_tabattn.cli import CliError, infer_task, main, parse_params, parse_value
+from sk_tabattn._cli_params import parse_params, parse_value
+from sk_tabattn.cli import CliError, infer_task, main
 
 DATASETS = resources.files("sk_tabattn.datasets")
 HOUSING = str(DATASETS.joinpath("housing.csv.gz"))  # header, NaN, a text column
