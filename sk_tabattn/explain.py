@@ -71,6 +71,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ._attribution import explained_output, integrated_gradients, reference_tokens
+from ._rollout import rollout, stream_shares
 from ._validation import _INTERNAL_ERROR
 from .data import TabularDataset, TensorBatchIterator
 
@@ -238,137 +240,6 @@ class _Recorder:
             module.train(was_training)
 
 
-# -- attention rollout -----------------------------------------------------------
-def _conv_mixing(conv: torch.nn.Conv1d, h: torch.Tensor) -> torch.Tensor:
-    """Row-stochastic ``[B, L, L]``: share of input position j in output i.
-
-    The share is the norm of position j's term of the convolution at i.
-    """
-    weight = conv.weight.detach().float().cpu()  # [C_out, C_in, k]
-    batch, _, length = h.shape
-    kernel = weight.shape[-1]
-    left = (kernel - 1) // 2  # torch's padding="same" puts the odd pad right
-    # norms[o][b, j]: norm of W[:, :, o] @ h[b, :, j]
-    norms = torch.einsum("ock,bcl->bkol", weight, h).norm(dim=2)  # [B, k, L]
-    mixing = torch.zeros(batch, length, length)
-    for o in range(kernel):
-        d = o - left
-        i = torch.arange(max(0, -d), min(length, length - d))
-        if len(i):
-            mixing[:, i, i + d] = norms[:, o, i + d]
-    total = mixing.sum(dim=-1, keepdim=True)
-    eye = torch.eye(length).expand(batch, -1, -1)
-    return torch.where(total > 0, mixing / total.clamp_min(1e-12), eye)
-
-
-def _branch_operations(branch, n_attention: int) -> list[tuple[str, int]]:
-    """Return the order in which a branch applies its conv and attention blocks."""
-    convs = [("conv", c) for c in range(len(branch.convs))]
-    attentions = [("attention", a) for a in range(n_attention)]
-    if branch.attention_position == "before":
-        return attentions + convs
-    if branch.attention_position == "each":
-        ops = []
-        for c in range(len(branch.convs)):
-            ops.append(("conv", c))
-            if c < n_attention:
-                ops.append(("attention", c))
-        return ops
-    return convs + attentions
-
-
-def _rollout(
-    branch, s: int, weights: dict, recorder: _Recorder, batch: int
-) -> torch.Tensor:
-    """Flow from each of a stream's positions to its pooled vector, ``[B, L]``."""
-    pooling = weights["pooling"]
-    length = len(branch.positions)
-    flow = pooling if pooling is not None else torch.full((batch, length), 1 / length)
-    eye = torch.eye(length)
-    # z = sum_l p_l h_l and h = R h_prev, so the flow back through a block is p @ R.
-    ops = _branch_operations(branch, len(weights["attention"]))
-    for kind, index in reversed(ops):
-        if kind == "conv":
-            h = recorder.conv_inputs[(s, index)].float().cpu()
-            mixing = _conv_mixing(branch.convs[index].conv, h)
-        else:
-            attention = weights["attention"][index]
-            if attention is None or attention.dim() != 3:
-                continue  # se, row and none do not mix positions
-            mixing = attention
-        flow = torch.bmm(flow.unsqueeze(1), 0.5 * (mixing + eye)).squeeze(1)
-    return flow
-
-
-def _stream_shares(fusion, n_streams: int, batch: int) -> torch.Tensor:
-    """Share of each stream in the fused vector, ``[B, S]``."""
-    if fusion is None:
-        return torch.full((batch, n_streams), 1.0 / n_streams)
-    w = fusion.abs()
-    if w.dim() == 3:  # adaptive: [B, S, C]
-        w = w.mean(dim=-1)
-    else:
-        w = w.expand(batch, n_streams)
-    return w / w.sum(dim=1, keepdim=True).clamp_min(1e-12)
-
-
-# -- gradient attribution -------------------------------------------------------------
-def _reference_tokens(tokenizer) -> torch.Tensor:
-    """Token of each column for the reference row, ``[F, d_token]``.
-
-    Numeric columns at encoded value 0; categorical columns at the mean of
-    their category embeddings (index 0, missing/unknown, left out when the
-    column has other categories).
-    """
-    parts = []
-    if tokenizer.n_numeric:
-        parts.append(tokenizer.num_bias.detach())
-    if tokenizer.n_categorical:
-        table = tokenizer.cat_embedding.weight.detach()
-        offsets = tokenizer.cat_offsets.tolist() + [len(table)]
-        means = []
-        for j in range(tokenizer.n_categorical):
-            rows = table[offsets[j] : offsets[j + 1]]
-            means.append(rows[1:].mean(dim=0) if len(rows) > 1 else rows[0])
-        parts.append(torch.stack(means) + tokenizer.cat_bias.detach())
-    return torch.cat(parts).float()
-
-
-def _explained(out: torch.Tensor, classes: torch.Tensor | None) -> torch.Tensor:
-    """Return the outputs to attribute, ``[B, K]``.
-
-    For a classifier, the logit of class ``classes[b]`` minus the mean logit
-    (softmax ignores a shift of all logits); for a regressor, every output.
-    """
-    if classes is None:
-        return out
-    centred = out - out.mean(dim=1, keepdim=True)
-    return centred.gather(1, classes.unsqueeze(1))
-
-
-def _integrated_gradients(recorder, x_num, x_cat, tokens, reference, classes, n_steps):
-    """Integrated gradients per token and output, ``[B, F, K]``.
-
-    The path runs straight from the reference tokens to ``tokens``; the
-    integral is the midpoint rule over ``n_steps`` points.
-    """
-    delta = tokens - reference
-    total = None
-    for step in range(n_steps):
-        alpha = (step + 0.5) / n_steps
-        path = (reference + alpha * delta).requires_grad_(True)
-        outputs = _explained(recorder.run(x_num, x_cat, path)[0], classes)
-        grads = [
-            torch.autograd.grad(
-                outputs[:, k].sum(), path, retain_graph=k + 1 < outputs.shape[1]
-            )[0]
-            for k in range(outputs.shape[1])
-        ]
-        grad = torch.stack(grads, dim=-1)  # [B, F, d_token, K]
-        total = grad if total is None else total + grad
-    return (delta.unsqueeze(-1) * total / n_steps).sum(dim=2).float().cpu()
-
-
 def _run(estimator, X, *, batch_size: int, n_steps: int) -> dict:
     """Run the fitted network on ``X`` and collect every explanation array."""
     from sklearn.base import is_classifier
@@ -379,7 +250,7 @@ def _run(estimator, X, *, batch_size: int, n_steps: int) -> dict:
     classifier = is_classifier(estimator)
     binary = classifier and len(estimator.classes_) == 2
     device = next(module.parameters()).device
-    reference = _reference_tokens(module.tokenizer).to(device)
+    reference = reference_tokens(module.tokenizer).to(device)
     recorder = _Recorder(module, token_columns)
     parts: dict[str, list] = {
         k: []
@@ -413,16 +284,20 @@ def _run(estimator, X, *, batch_size: int, n_steps: int) -> dict:
                 assert tokens is not None, _INTERNAL_ERROR
                 _collect(parts, _to_cpu(weights), module, recorder, n_features, batch)
                 base_tokens = reference.expand_as(tokens).contiguous()
-                base = _explained(recorder.run(x_num, x_cat, base_tokens)[0], classes)
+                base = explained_output(
+                    recorder.run(x_num, x_cat, base_tokens)[0], classes
+                )
             with torch.enable_grad():
-                attr = _integrated_gradients(
+                attr = integrated_gradients(
                     recorder, x_num, x_cat, tokens, reference, classes, n_steps
                 )
             col_attr = torch.zeros(batch, n_features, attr.shape[-1])
             col_attr.index_add_(1, token_columns, attr)
             parts["attr"].append(col_attr.mean(dim=-1).numpy())
             parts["abs"].append(col_attr.abs().mean(dim=-1).numpy())
-            parts["output"].append(_explained(out, classes).mean(dim=1).cpu().numpy())
+            parts["output"].append(
+                explained_output(out, classes).mean(dim=1).cpu().numpy()
+            )
             parts["base"].append(base.mean(dim=1).cpu().numpy())
     return parts
 
@@ -431,12 +306,12 @@ def _collect(parts, weights, module, recorder, n_features: int, batch: int) -> N
     """Add one batch's rollout and block weights to ``parts``."""
     streams = weights["streams"]
     token_columns = recorder.token_columns
-    shares = _stream_shares(weights["fusion"], len(streams), batch)
+    shares = stream_shares(weights["fusion"], len(streams), batch)
     flow = torch.zeros(batch, n_features)
     maps, gates, rows = [], [], []
     for s, (branch, sw) in enumerate(zip(module.branches, streams, strict=True)):
         positions = branch.positions.cpu()
-        stream_flow = _rollout(branch, s, sw, recorder, batch) * shares[:, s : s + 1]
+        stream_flow = rollout(branch, s, sw, recorder, batch) * shares[:, s : s + 1]
         flow.index_add_(1, token_columns[positions], stream_flow)
         for b, w in enumerate(sw["attention"]):
             if w is None:

@@ -11,7 +11,13 @@ import torch
 from sklearn.exceptions import NotFittedError
 from sklearn.inspection import permutation_importance
 
-from sk_tabattn import AttentionCNNClassifier, AttentionCNNRegressor, Explanation
+from sk_tabattn import (
+    AttentionCNNClassifier,
+    AttentionCNNRegressor,
+    Explanation,
+    _attribution,
+    _rollout,
+)
 from sk_tabattn.nn import ATTENTION_BLOCKS
 
 # `sk_tabattn.explain` is also the name of the function the package exports.
@@ -254,7 +260,7 @@ def test_conv_mixing_follows_torchs_same_padding(kernel_size):
             conv.weight.zero_()
             conv.weight[:, :, tap] = torch.eye(2)
         h = torch.ones(1, 2, length)
-        mixing = explain_module._conv_mixing(conv, h)[0]
+        mixing = _rollout._conv_mixing(conv, h)[0]
         for j in range(length):
             impulse = torch.zeros(1, 2, length)
             impulse[0, :, j] = 1.0
@@ -270,7 +276,7 @@ def test_conv_mixing_weighs_neighbours_by_their_contribution():
     with torch.no_grad():
         conv.weight[:] = torch.tensor([[[1.0, 1.0, 1.0]]])
     h = torch.tensor([[[1.0, 3.0, 0.0, 0.0]]])
-    mixing = explain_module._conv_mixing(conv, h)[0]
+    mixing = _rollout._conv_mixing(conv, h)[0]
     np.testing.assert_allclose(mixing[0], [0.25, 0.75, 0, 0])
     np.testing.assert_allclose(mixing[1], [0.25, 0.75, 0, 0])
     np.testing.assert_allclose(mixing[2], [0, 1, 0, 0])
@@ -284,7 +290,7 @@ def test_reference_tokens_are_the_tokenizers_own(mixed_frame, tiny_params):
     X, y = mixed_frame
     clf = AttentionCNNClassifier(**tiny_params).fit(X, y)
     tokenizer = clf.net_.module_.tokenizer
-    reference = explain_module._reference_tokens(tokenizer)
+    reference = _attribution.reference_tokens(tokenizer)
     cards = clf.encoder_.cardinalities_
     with torch.no_grad():
         zero = tokenizer(torch.zeros(1, 2), torch.ones(1, len(cards), dtype=torch.long))
