@@ -1,0 +1,714 @@
+"""Speed benchmark: framework overhead, FLOP/s, predict throughput, memory, scaling.
+
+    python benchmarks/speed.py --threads 1        # everything (~1 h on 2 busy cores)
+    python benchmarks/speed.py --only overhead flops predict memory default_fit
+    python benchmarks/speed.py --quick            # smoke run, small sizes
+
+Every ratio compares timings taken in the same process, interleaved, so that
+the load of a shared machine affects both sides alike. Writes
+``results/speed.md``, ``results/speed.json`` and ``results/scaling.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from common import (
+    RESULTS,
+    add_threads_argument,
+    fmt,
+    fmt_sig,
+    load_average,
+    machine_info,
+    machine_markdown,
+    markdown_table,
+    matplotlib_pyplot,
+    set_threads,
+    write,
+)
+from sklearn.datasets import make_classification
+from torch.utils.flop_counter import FlopCounterMode
+
+from sk_tabattn import AttentionCNNClassifier
+from sk_tabattn.data import TabularDataset
+from sk_tabattn.nn import AttentionCNN
+
+ATTENTION_TYPES = ["none", "self", "multihead", "se", "mha", "row"]
+PARTS = ["overhead", "flops", "predict", "memory", "default_fit", "scaling"]
+
+
+def make_table(n_rows: int, n_features: int, seed: int = 0):
+    X, y = make_classification(
+        n_samples=n_rows,
+        n_features=n_features,
+        n_informative=max(2, n_features // 2),
+        n_redundant=0,
+        random_state=seed,
+    )
+    return X, y
+
+
+def epoch_durations(history) -> list[float]:
+    """skorch's per-epoch wall time, dropping the first (warm-up) epoch."""
+    durs = [float(d) for d in history[:, "dur"]]
+    return durs[1:] if len(durs) > 1 else durs
+
+
+# -- the three training loops of the overhead comparison -------------------------
+def fit_ours(X, y, epochs: int, seed: int = 0) -> AttentionCNNClassifier:
+    est = AttentionCNNClassifier(
+        max_epochs=epochs, early_stopping=False, random_state=seed
+    )
+    return est.fit(X, y)
+
+
+def hand_loop(
+    module_kwargs, ds: TabularDataset, batch_size, lr, weight_decay, epochs, seed=0
+):
+    """The minimal PyTorch loop: one randperm per epoch, index_select batches."""
+    torch.manual_seed(seed)
+    module = AttentionCNN(**module_kwargs)
+    module.train()
+    opt = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
+    x_num, x_cat, y = ds.inputs["x_num"], ds.inputs["x_cat"], ds.y
+    n = len(y)
+    durations = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        order = torch.randperm(n)
+        for s in range(0, n, batch_size):
+            idx = order[s : s + batch_size]
+            opt.zero_grad(set_to_none=True)
+            out = module(x_num.index_select(0, idx), x_cat.index_select(0, idx))
+            loss = F.cross_entropy(out, y.index_select(0, idx))
+            loss.backward()
+            opt.step()
+        durations.append(time.perf_counter() - start)
+    return durations[1:]
+
+
+def skorch_default(
+    module_kwargs, ds: TabularDataset, batch_size, lr, weight_decay, epochs
+):
+    """The same module in a plain skorch net with its default DataLoader path."""
+    from skorch import NeuralNetClassifier
+
+    torch.manual_seed(0)
+    net = NeuralNetClassifier(
+        AttentionCNN,
+        **{f"module__{k}": v for k, v in module_kwargs.items()},
+        criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.AdamW,
+        optimizer__weight_decay=weight_decay,
+        lr=lr,
+        batch_size=batch_size,
+        max_epochs=epochs,
+        train_split=None,
+        iterator_train__shuffle=True,
+        verbose=0,
+    )
+    X = {"x_num": ds.inputs["x_num"].numpy(), "x_cat": ds.inputs["x_cat"].numpy()}
+    net.fit(X, ds.y.numpy())
+    return epoch_durations(net.history)
+
+
+def matmul_flops(n: int = 2048, repeats: int = 10) -> float:
+    """FLOP/s of a float32 ``n × n`` matrix multiply (median of ``repeats``)."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    for _ in range(2):
+        torch.mm(a, b)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        torch.mm(a, b)
+        times.append(time.perf_counter() - start)
+    return 2 * n**3 / float(np.median(times))
+
+
+def overhead(args, out: dict) -> dict:
+    n_rows, n_features = (2000, 20) if args.quick else (20_000, 20)
+    X, y = make_table(n_rows, n_features)
+    epochs = args.epochs
+    est = fit_ours(X, y, 2)  # warm-up; gives the module kwargs and batch size
+    module_kwargs = est.net_.get_params_for("module")
+    ds = TabularDataset(est.encoder_.encode(X), y.astype(np.int64))
+    bs = est.net_.batch_size
+    lr, wd = est.lr, est.weight_decay
+    times: dict[str, list[float]] = {"ours": [], "hand": [], "skorch": []}
+    mm = []
+    for r in range(args.rounds):
+        mm.append(matmul_flops())
+        times["hand"] += hand_loop(module_kwargs, ds, bs, lr, wd, epochs, seed=r)
+        times["ours"] += epoch_durations(fit_ours(X, y, epochs, seed=r).history_)
+        times["skorch"] += skorch_default(module_kwargs, ds, bs, lr, wd, epochs)
+        print(
+            f"   round {r}: hand {np.median(times['hand']):.3f}s "
+            f"ours {np.median(times['ours']):.3f}s "
+            f"skorch {np.median(times['skorch']):.3f}s "
+            f"(load {load_average():.1f})",
+            flush=True,
+        )
+    med = {k: float(np.median(v)) for k, v in times.items()}
+    res = {
+        "table": f"{n_rows:,} × {n_features} (make_classification, float64 ndarray)",
+        "batch_size": bs,
+        "steps_per_epoch": math.ceil(n_rows / bs),
+        "epochs_timed": {k: len(v) for k, v in times.items()},
+        "epoch_s": med,
+        "epoch_s_all": times,
+        "ours_over_hand": med["ours"] / med["hand"],
+        "skorch_over_hand": med["skorch"] / med["hand"],
+        "skorch_over_ours": med["skorch"] / med["ours"],
+        "matmul_flops_runs": mm,
+        "module_kwargs": {
+            k: v for k, v in module_kwargs.items() if k != "cardinalities"
+        },
+        "n_rows": n_rows,
+    }
+    out["overhead"] = res
+    out["_module"] = (module_kwargs, ds, bs)
+    return res
+
+
+def flops(args, out: dict) -> dict:
+    if "_module" not in out:
+        overhead(args, out)
+    module_kwargs, ds, bs = out["_module"]
+    torch.manual_seed(0)
+    module = AttentionCNN(**module_kwargs).train()
+    idx = torch.randperm(len(ds))[:bs]
+    (x_num, x_cat), y = (ds.inputs["x_num"][idx], ds.inputs["x_cat"][idx]), ds.y[idx]
+    with FlopCounterMode(display=False) as counter:
+        F.cross_entropy(module(x_num, x_cat), y).backward()
+    step_flops = counter.get_total_flops()
+    by_module = flops_by_part(counter.get_flop_counts())
+    ov = out["overhead"]
+    n_rows = ov["n_rows"]
+    epoch_flops = step_flops / bs * n_rows
+    mm_runs = ov["matmul_flops_runs"] + [matmul_flops() for _ in range(2)]
+    mm = float(np.median(mm_runs))
+    achieved = {k: epoch_flops / v for k, v in ov["epoch_s"].items()}
+    res = {
+        "batch_size": bs,
+        "flops_per_step": step_flops,
+        "flops_per_row": step_flops / bs,
+        "flops_by_module": by_module,
+        "matmul_flops": mm,
+        "matmul_flops_runs": mm_runs,
+        "achieved_flops": achieved,
+        "fraction_of_matmul": {k: v / mm for k, v in achieved.items()},
+    }
+    out["flops"] = res
+    return res
+
+
+def flops_by_part(counts: dict) -> dict[str, int]:
+    """FLOPs per part of the network: tokenizer, each conv/attention block, head.
+
+    FlopCounterMode attributes FLOPs to modules called through ``__call__``;
+    a part's FLOPs are those of its outermost recorded submodules. What no
+    submodule owns (e.g. attention matmuls done in a block's own code) is
+    reported as "unattributed".
+    """
+    totals = {name: int(sum(ops.values())) for name, ops in counts.items()}
+    names = [n for n in totals if n.startswith("AttentionCNN.")]
+    outermost = [n for n in names if not any(n.startswith(m + ".") for m in names)]
+    parts: dict[str, int] = {}
+    for name in outermost:
+        rest = name.split(".")[1:]
+        key = ".".join(
+            rest[:4] if rest[0] == "branches" and len(rest) > 3 else rest[:3]
+        )
+        key = key if rest[0] == "branches" else rest[0]
+        parts[key] = parts.get(key, 0) + totals[name]
+    unattributed = totals.get("AttentionCNN", 0) - sum(parts.values())
+    if unattributed:
+        parts["unattributed (matmuls in a block's own code)"] = unattributed
+    return parts
+
+
+def predict(args, out: dict) -> dict:
+    n_rows = 20_000 if args.quick else 200_000
+    X_train, y_train = make_table(5000 if args.quick else 20_000, 20)
+    est = fit_ours(X_train, y_train, 2)
+    X, _ = make_table(n_rows, 20, seed=1)
+    est.predict_proba(X[:5000])  # warm-up
+    res: dict = {"rows": n_rows, "columns": 20}
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(20)])
+    est_df = fit_ours(pd.DataFrame(X_train, columns=frame.columns), y_train, 2)
+    for label, model, data in (
+        ("ndarray float64", est, X),
+        ("DataFrame", est_df, frame),
+    ):
+        times = []
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            model.predict_proba(data)
+            times.append(time.perf_counter() - start)
+        res[f"rows_per_s ({label})"] = n_rows / float(np.median(times))
+    # Where the time goes: encoding, and the network alone on encoded tensors.
+    start = time.perf_counter()
+    table = est.encoder_.encode(X)
+    res["encode_rows_per_s"] = n_rows / (time.perf_counter() - start)
+    module = est.net_.module_.eval()
+    x_num, x_cat = torch.as_tensor(table.x_num), torch.as_tensor(table.x_cat)
+    times = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        with torch.inference_mode():
+            for s in range(0, n_rows, 2048):
+                module(x_num[s : s + 2048], x_cat[s : s + 2048]).softmax(-1)
+        times.append(time.perf_counter() - start)
+    res["network_only_rows_per_s (batches of 2048, inference_mode)"] = n_rows / float(
+        np.median(times)
+    )
+    out["predict"] = res
+    return res
+
+
+_MEMORY_CHILD = r"""
+import json, resource, sys, time
+import numpy as np, joblib
+
+def rss_mb(field="VmRSS"):
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+est = joblib.load(sys.argv[1])
+n_rows, n_cols, dtype = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+est.predict_proba(np.zeros((1000, n_cols), dtype=dtype))  # warm-up allocations
+before_x = rss_mb()
+X = np.random.default_rng(0).standard_normal((n_rows, n_cols), dtype=np.float32)
+X = X.astype(dtype, copy=False)
+after_x = rss_mb()
+try:  # reset the peak-RSS counter (Linux >= 4.0), else fall back to ru_maxrss
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    reset = True
+except OSError:
+    reset = False
+start = time.perf_counter()
+proba = est.predict_proba(X)
+seconds = time.perf_counter() - start
+if reset:
+    peak = rss_mb("VmHWM")
+else:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"input_mb": X.nbytes / 2**20, "output_mb": proba.nbytes / 2**20,
+                  "rss_before_input_mb": before_x, "rss_with_input_mb": after_x,
+                  "peak_rss_during_predict_mb": peak, "peak_reset": reset,
+                  "predict_s": seconds}))
+"""
+
+
+def memory(args, out: dict) -> dict:
+    import joblib
+
+    n_rows, n_cols = (100_000, 50) if args.quick else (1_000_000, 50)
+    X, y = make_table(5000, n_cols)
+    est = fit_ours(X, y, 2)
+    res = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.joblib"
+        joblib.dump(est, path)
+        for dtype in ("float32", "float64"):
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    _MEMORY_CHILD,
+                    str(path),
+                    str(n_rows),
+                    str(n_cols),
+                    dtype,
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            r["extra_over_input_mb"] = (
+                r["peak_rss_during_predict_mb"] - r["rss_with_input_mb"]
+            )
+            r["peak_over_baseline_div_input"] = (
+                r["peak_rss_during_predict_mb"] - r["rss_before_input_mb"]
+            ) / r["input_mb"]
+            res[dtype] = r
+            print(f"   memory {dtype}: {r}", flush=True)
+    out["memory"] = {"rows": n_rows, "columns": n_cols, **res}
+    return out["memory"]
+
+
+def default_fit(args, out: dict) -> dict:
+    n_rows = 2000 if args.quick else 20_000
+    X, y = make_table(n_rows, 20)
+    fits = []
+    for seed in range(args.default_fit_repeats):
+        start = time.perf_counter()
+        est = AttentionCNNClassifier(random_state=seed).fit(X, y)
+        seconds = time.perf_counter() - start
+        history = est.history_
+        best = [h["epoch"] for h in history if h.get("valid_loss_best")]
+        fits.append(
+            {
+                "seconds": seconds,
+                "epochs": len(history),
+                "best_epoch": best[-1] if best else None,
+                "median_epoch_s": float(np.median(epoch_durations(history))),
+                "batch_size": est.net_.batch_size,
+                "load1": load_average(),
+            }
+        )
+        print(f"   default fit {fits[-1]}", flush=True)
+    out["default_fit"] = {"rows": n_rows, "columns": 20, "fits": fits}
+    return out["default_fit"]
+
+
+def scaling(args, out: dict) -> dict:
+    if args.quick:
+        rows_grid, feat_grid, feat_rows = [500, 2000], [10, 50], 1000
+    else:
+        rows_grid, feat_grid, feat_rows = (
+            [1000, 3000, 10_000, 30_000, 100_000],
+            [
+                10,
+                30,
+                100,
+                300,
+                500,
+            ],
+            5000,
+        )
+    results = []
+    sweeps = [("rows", n, 20) for n in rows_grid] + [
+        ("features", feat_rows, f) for f in feat_grid
+    ]
+    for attention in args.attention_types:
+        for sweep, n_rows, n_features in sweeps:
+            X, y = make_table(n_rows, n_features)
+            start = time.perf_counter()
+            est = AttentionCNNClassifier(
+                attention=attention, max_epochs=2, early_stopping=False, random_state=0
+            ).fit(X, y)
+            total = time.perf_counter() - start
+            epoch = float(np.median(epoch_durations(est.history_)))
+            results.append(
+                {
+                    "attention": attention,
+                    "sweep": sweep,
+                    "rows": n_rows,
+                    "features": n_features,
+                    "epoch_s": epoch,
+                    "fit_2_epochs_s": total,
+                    "batch_size": est.net_.batch_size,
+                    "load1": load_average(),
+                }
+            )
+            print(f"   scaling {results[-1]}", flush=True)
+            pd.DataFrame(results).to_csv(
+                RESULTS / f"scaling{args.suffix}.csv", index=False
+            )
+    out["scaling"] = results
+    plot_scaling(
+        pd.DataFrame(results), RESULTS / f"scaling{args.suffix}.png", feat_rows
+    )
+    return results
+
+
+def plot_scaling(frame: pd.DataFrame, path: Path, feat_rows: int) -> None:
+    plt = matplotlib_pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for ax, (sweep, x, title) in zip(
+        axes,
+        [
+            ("rows", "rows", "20 features: seconds per epoch vs rows"),
+            (
+                "features",
+                "features",
+                f"{feat_rows:,} rows: seconds per epoch vs features",
+            ),
+        ],
+        strict=True,
+    ):
+        sub = frame[frame.sweep == sweep]
+        for attention, group in sub.groupby("attention", sort=False):
+            ax.plot(group[x], group.epoch_s, marker="o", label=attention)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(x)
+        ax.set_ylabel("seconds per epoch")
+        ax.set_title(title)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(title="attention")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    print(f"wrote {path}", flush=True)
+
+
+# -- report ---------------------------------------------------------------------
+def report(out: dict, args, info) -> str:
+    parts = [
+        "# Speed benchmark",
+        "",
+        f"Command: `python benchmarks/speed.py {' '.join(sys.argv[1:])}`",
+        "",
+        "## Machine",
+        "",
+        machine_markdown(info),
+        f"- load average at end: {load_average():.2f}",
+        "",
+    ]
+    if "overhead" in out:
+        ov = out["overhead"]
+        e = ov["epoch_s"]
+        parts += [
+            "## Framework overhead (seconds per training epoch)",
+            "",
+            f"Table {ov['table']}; batch size {ov['batch_size']} "
+            f"({ov['steps_per_epoch']} steps per epoch); no validation split "
+            f"(`early_stopping=False`) so that all three loops do the same work; "
+            f"{args.rounds} interleaved rounds of {args.epochs} epochs, the first "
+            "epoch of "
+            "each run dropped; medians.",
+            "",
+            markdown_table(
+                ["training loop", "seconds per epoch", "ratio to hand-written loop"],
+                [
+                    [
+                        "hand-written PyTorch loop (randperm + index_select)",
+                        fmt(e["hand"]),
+                        "1.00",
+                    ],
+                    [
+                        "**sk_tabattn** `AttentionCNNClassifier.fit`",
+                        fmt(e["ours"]),
+                        f"**{ov['ours_over_hand']:.2f}** (target ≤ 1.15)",
+                    ],
+                    [
+                        "skorch default DataLoader path (dict input)",
+                        fmt(e["skorch"]),
+                        f"{ov['skorch_over_hand']:.2f}",
+                    ],
+                ],
+            ),
+            "",
+            f"skorch's default path takes **{ov['skorch_over_ours']:.2f}×** our "
+            "epoch time.",
+            "",
+        ]
+    if "flops" in out:
+        fl = out["flops"]
+        ach = fl["achieved_flops"]
+        frac = fl["fraction_of_matmul"]
+        parts += [
+            "## Achieved FLOP/s",
+            "",
+            "`FlopCounterMode` over one training step (forward + backward) of the "
+            f"default model at batch size {fl['batch_size']}: "
+            f"**{fl['flops_per_step'] / 1e9:.3f} "
+            f"GFLOP** ({fl['flops_per_row'] / 1e6:.2f} MFLOP per row; matmul, conv and "
+            "attention FLOPs; the optimizer step and element-wise ops are not "
+            "counted). "
+            f"A float32 2048×2048 `torch.mm` in the same process: **"
+            f"{fl['matmul_flops'] / 1e9:.1f} GFLOP/s** (median of "
+            f"{len(fl['matmul_flops_runs'])} runs spread over the benchmark: "
+            + ", ".join(f"{v / 1e9:.0f}" for v in fl["matmul_flops_runs"])
+            + ").",
+            "",
+            markdown_table(
+                ["training loop", "achieved GFLOP/s", "fraction of matmul FLOP/s"],
+                [
+                    [
+                        k,
+                        f"{ach[k] / 1e9:.2f}",
+                        f"**{100 * frac[k]:.1f}%**"
+                        if k == "ours"
+                        else f"{100 * frac[k]:.1f}%",
+                    ]
+                    for k in ("hand", "ours", "skorch")
+                ],
+            ),
+            "",
+            "Target: ≥ 25% with the default model. FLOPs per training step by module:",
+            "",
+            markdown_table(
+                ["module", "MFLOP per step", "share"],
+                [
+                    [k, f"{v / 1e6:.1f}", f"{100 * v / fl['flops_per_step']:.1f}%"]
+                    for k, v in sorted(
+                        fl["flops_by_module"].items(), key=lambda kv: -kv[1]
+                    )
+                ],
+            ),
+            "",
+        ]
+    if "predict" in out:
+        pr = out["predict"]
+        parts += [
+            "## Predict throughput",
+            "",
+            f"`predict_proba` on {pr['rows']:,} rows × {pr['columns']} columns, model "
+            f"fitted on 20,000 rows; median of {args.repeats}.",
+            "",
+            markdown_table(
+                ["what", "rows per second"],
+                [
+                    [k, fmt_sig(v)]
+                    for k, v in pr.items()
+                    if k not in ("rows", "columns")
+                ],
+            ),
+            "",
+            "Target: ≥ 100,000 rows/s.",
+            "",
+        ]
+    if "memory" in out:
+        me = out["memory"]
+        rows = []
+        for dtype in ("float32", "float64"):
+            r = me[dtype]
+            rows.append(
+                [
+                    dtype,
+                    f"{r['input_mb']:.0f}",
+                    f"{r['rss_before_input_mb']:.0f}",
+                    f"{r['rss_with_input_mb']:.0f}",
+                    f"{r['peak_rss_during_predict_mb']:.0f}",
+                    f"{r['extra_over_input_mb']:.0f}",
+                    f"{r['peak_over_baseline_div_input']:.2f}",
+                    f"{r['predict_s']:.1f}",
+                ]
+            )
+        parts += [
+            "## Peak memory of predict",
+            "",
+            f"`predict_proba` on {me['rows']:,} × {me['columns']} in a fresh "
+            "subprocess (model fitted on 5,000 rows, loaded with joblib, warmed up on "
+            "1,000 rows). "
+            "RSS from /proc/self/status; the peak counter is reset after the input is "
+            "built, so the peak is that of predict alone.",
+            "",
+            markdown_table(
+                [
+                    "input dtype",
+                    "input MB",
+                    "RSS before input MB",
+                    "RSS with input MB",
+                    "peak RSS in predict MB",
+                    "peak − RSS with input MB",
+                    "(peak − RSS before input) / input",
+                    "predict s",
+                ],
+                rows,
+            ),
+            "",
+        ]
+    if "default_fit" in out:
+        df = out["default_fit"]
+        parts += [
+            "## A default fit",
+            "",
+            "`AttentionCNNClassifier(random_state=seed).fit(X, y)` on a "
+            f"{df['rows']:,} × "
+            f"{df['columns']} table (all defaults: early stopping, auto batch size). "
+            "Target: under 60 s.",
+            "",
+            markdown_table(
+                [
+                    "seed",
+                    "fit seconds",
+                    "epochs",
+                    "best epoch",
+                    "median s/epoch",
+                    "batch",
+                    "load",
+                ],
+                [
+                    [
+                        i,
+                        f"{f['seconds']:.1f}",
+                        f["epochs"],
+                        f["best_epoch"],
+                        f"{f['median_epoch_s']:.3f}",
+                        f["batch_size"],
+                        f"{f['load1']:.1f}",
+                    ]
+                    for i, f in enumerate(df["fits"])
+                ],
+            ),
+            "",
+        ]
+    if "scaling" in out:
+        sc = pd.DataFrame(out["scaling"])
+        for sweep, col in (("rows", "rows"), ("features", "features")):
+            sub = sc[sc.sweep == sweep]
+            table = sub.pivot_table(index=col, columns="attention", values="epoch_s")
+            table = table[[a for a in args.attention_types if a in table.columns]]
+            fixed = "20 features" if sweep == "rows" else f"{sub.rows.iloc[0]:,} rows"
+            parts += [
+                f"## Seconds per epoch vs {sweep} ({fixed}, auto batch size)",
+                "",
+                markdown_table(
+                    [col, *table.columns],
+                    [
+                        [f"{i:,}", *(fmt(v, 3) for v in r)]
+                        for i, r in zip(table.index, table.to_numpy(), strict=True)
+                    ],
+                ),
+                "",
+            ]
+        parts += [f"![scaling](scaling{args.suffix}.png)", ""]
+    return "\n".join(parts)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", choices=PARTS, default=PARTS)
+    parser.add_argument("--epochs", type=int, default=4, help="epochs per timed run")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--default-fit-repeats", type=int, default=2)
+    parser.add_argument("--attention-types", nargs="+", default=ATTENTION_TYPES)
+    parser.add_argument("--quick", action="store_true")
+    add_threads_argument(parser)
+    args = parser.parse_args(argv)
+    set_threads(args.threads)
+    args.suffix = ("_quick" if args.quick else "") + (
+        f"_threads{args.threads}" if args.threads else ""
+    )
+    if args.quick:
+        args.epochs, args.rounds, args.repeats, args.default_fit_repeats = 2, 1, 1, 1
+    info = machine_info()
+    out: dict = {}
+    warnings.filterwarnings("ignore", category=UserWarning)
+    for part in PARTS:
+        if part in args.only:
+            print(f"== {part}", flush=True)
+            start = time.perf_counter()
+            globals()[part](args, out)
+            print(f"   {part} took {time.perf_counter() - start:.0f}s", flush=True)
+            write(RESULTS / f"speed{args.suffix}.md", report(out, args, info))
+            public = {k: v for k, v in out.items() if not k.startswith("_")}
+            write(
+                RESULTS / f"speed{args.suffix}.json",
+                json.dumps({"machine": info, **public}, indent=1, default=str),
+            )
+
+
+if __name__ == "__main__":
+    main()
