@@ -57,7 +57,7 @@ class WarmupCosine:
 
 def lr_schedule_callback(
     kind: str, steps_per_epoch: int, max_epochs: int
-) -> LRScheduler | None:
+) -> LRScheduler:
     """Return the skorch callback of schedule ``kind`` ("cosine", "constant")."""
     total = steps_per_epoch * max_epochs
     # Warm up over ~5% of the run, at least one epoch's worth when possible.

@@ -83,8 +83,6 @@ class AttentionBlock(nn.Module, ABC):
     """
 
     name = ""
-    #: whether the block's output depends on more than one position.
-    mixes_positions = False
 
     def __init__(
         self,
@@ -131,7 +129,6 @@ class _DotProductAttention(AttentionBlock):
     value projection itself.
     """
 
-    mixes_positions = True
     #: whether to honour ``n_heads`` (``self`` is always single-head).
     _multi_head = True
 
@@ -190,8 +187,6 @@ class TorchMultiheadAttention(AttentionBlock):
 
     ``channels`` must be divisible by ``n_heads``.
     """
-
-    mixes_positions = True
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
