@@ -46,8 +46,9 @@ from sk_tabattn import AttentionCNNClassifier, AttentionCNNRegressor
 OURS = "sk_tabattn"
 
 
-def ours_best_name(attention: str) -> str:
-    return f"sk_tabattn (attention={attention})"
+def ours_variant_name(params: dict) -> str:
+    """``sk_tabattn (key=value, ...)``: our estimator with some non-default params."""
+    return f"{OURS} (" + ", ".join(f"{k}={v}" for k, v in params.items()) + ")"
 
 
 def one_hot_and_scale() -> ColumnTransformer:
@@ -134,7 +135,7 @@ def _skorch_params(seed: int) -> dict:
     }
 
 
-def classifiers(seed: int, best_attention: str | None) -> dict:
+def classifiers(seed: int, variants: list[dict]) -> dict:
     """Name -> unfitted classifier."""
     models = {
         OURS: AttentionCNNClassifier(random_state=seed),
@@ -151,9 +152,9 @@ def classifiers(seed: int, best_attention: str | None) -> dict:
             SkorchMLPClassifier(criterion=nn.CrossEntropyLoss, **_skorch_params(seed)),
         ),
     }
-    if best_attention:
-        models[ours_best_name(best_attention)] = AttentionCNNClassifier(
-            attention=best_attention, random_state=seed
+    for params in variants:
+        models[ours_variant_name(params)] = AttentionCNNClassifier(
+            random_state=seed, **params
         )
     return models
 
@@ -162,7 +163,7 @@ def _scaled_target(regressor):
     return TransformedTargetRegressor(regressor=regressor, transformer=StandardScaler())
 
 
-def regressors(seed: int, best_attention: str | None) -> dict:
+def regressors(seed: int, variants: list[dict]) -> dict:
     """Name -> unfitted regressor."""
     models = {
         OURS: AttentionCNNRegressor(random_state=seed),
@@ -179,17 +180,15 @@ def regressors(seed: int, best_attention: str | None) -> dict:
             )
         ),
     }
-    if best_attention:
-        models[ours_best_name(best_attention)] = AttentionCNNRegressor(
-            attention=best_attention, random_state=seed
+    for params in variants:
+        models[ours_variant_name(params)] = AttentionCNNRegressor(
+            random_state=seed, **params
         )
     return models
 
 
-def models_for(task: str, seed: int, best_attention: str | None) -> dict:
-    return (classifiers if task == "classification" else regressors)(
-        seed, best_attention
-    )
+def models_for(task: str, seed: int, variants: list[dict]) -> dict:
+    return (classifiers if task == "classification" else regressors)(seed, variants)
 
 
 def set_max_epochs(model, max_epochs: int):

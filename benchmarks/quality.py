@@ -12,6 +12,7 @@ fold, appended as each dataset finishes; ``--resume`` skips what is there),
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import sys
 import time
@@ -77,7 +78,7 @@ def evaluate(model, task, X_train, y_train, X_test, y_test) -> dict:
     return row
 
 
-def run_dataset(name, args, best_attention, done: set) -> list[dict]:
+def run_dataset(name, args, variants: list[dict], done: set) -> list[dict]:
     ds = load(name, max_rows=args.max_rows)
     y = ds.y
     if ds.task == "classification":
@@ -86,7 +87,7 @@ def run_dataset(name, args, best_attention, done: set) -> list[dict]:
     else:
         splitter = KFold(args.cv, shuffle=True, random_state=args.seed)
     folds = list(splitter.split(ds.X, y))
-    names = list(models_for(ds.task, args.seed, best_attention))
+    names = list(models_for(ds.task, args.seed, variants))
     if args.models:
         names = [m for m in names if any(m.startswith(k) for k in args.models)]
     print(f"== {name}: {ds.describe()}", flush=True)
@@ -96,7 +97,7 @@ def run_dataset(name, args, best_attention, done: set) -> list[dict]:
             print(f"   {model_name}: already in quality_raw.csv, skipped", flush=True)
             continue
         for fold, (train, test) in enumerate(folds):
-            model = models_for(ds.task, args.seed, best_attention)[model_name]
+            model = models_for(ds.task, args.seed, variants)[model_name]
             if args.max_epochs:
                 set_max_epochs(model, args.max_epochs)
             torch.manual_seed(args.seed)
@@ -334,6 +335,14 @@ def plot(raw: pd.DataFrame, path) -> None:
     print(f"wrote {path}", flush=True)
 
 
+def parse_value(text: str):
+    """``"0.003"`` -> 0.003, ``"standard"`` -> ``"standard"``."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
 def best_attention_from_file() -> str | None:
     path = RESULTS / "attention.json"
     if path.exists():
@@ -354,7 +363,14 @@ def main(argv=None) -> None:
         "--best-attention",
         default="auto",
         help="attention type of the 'best attention' model; 'auto' reads "
-        "results/attention.json (written by attention.py), 'none-model' skips it",
+        "results/attention.json (written by variants.py), 'none-model' skips it",
+    )
+    parser.add_argument(
+        "--ours-variant",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE[,KEY=VALUE]",
+        help="also run our estimator with these parameters (repeatable)",
     )
     parser.add_argument(
         "--max-epochs", type=int, help="cap epochs of the neural models"
@@ -383,6 +399,10 @@ def main(argv=None) -> None:
         best = best_attention_from_file()
     elif best == "none-model":
         best = None
+    variants = [{"attention": best}] if best else []
+    for spec in args.ours_variant:
+        pairs = (item.split("=", 1) for item in spec.split(","))
+        variants.append({k: parse_value(v) for k, v in pairs})
 
     info = machine_info()
     out_dir = RESULTS / args.name if args.name else RESULTS
@@ -406,7 +426,7 @@ def main(argv=None) -> None:
     info_path.write_text(json.dumps(info, indent=1))
     for name in args.datasets:
         desc[name] = load(name, max_rows=args.max_rows).describe()
-        rows = run_dataset(name, args, best, done)
+        rows = run_dataset(name, args, variants, done)
         if rows:
             raw = pd.concat([raw, pd.DataFrame(rows)], ignore_index=True)
             raw.to_csv(raw_path, index=False)

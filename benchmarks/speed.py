@@ -176,6 +176,8 @@ def overhead(args, out: dict) -> dict:
             k: v for k, v in module_kwargs.items() if k != "cardinalities"
         },
         "n_rows": n_rows,
+        "rounds": args.rounds,
+        "epochs_per_run": epochs,
     }
     out["overhead"] = res
     out["_module"] = (module_kwargs, ds, bs)
@@ -245,7 +247,7 @@ def predict(args, out: dict) -> dict:
     est = fit_ours(X_train, y_train, 2)
     X, _ = make_table(n_rows, 20, seed=1)
     est.predict_proba(X[:5000])  # warm-up
-    res: dict = {"rows": n_rows, "columns": 20}
+    res: dict = {"rows": n_rows, "columns": 20, "repeats": args.repeats}
     frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(20)])
     est_df = fit_ours(pd.DataFrame(X_train, columns=frame.columns), y_train, 2)
     for label, model, data in (
@@ -420,11 +422,11 @@ def scaling(args, out: dict) -> dict:
             )
             print(f"   scaling {results[-1]}", flush=True)
             pd.DataFrame(results).to_csv(
-                RESULTS / f"scaling{args.suffix}.csv", index=False
+                args.out_dir / f"scaling{args.suffix}.csv", index=False
             )
-    out["scaling"] = results
+    out["scaling"] = {"points": results}
     plot_scaling(
-        pd.DataFrame(results), RESULTS / f"scaling{args.suffix}.png", feat_rows
+        pd.DataFrame(results), args.out_dir / f"scaling{args.suffix}.png", feat_rows
     )
     return results
 
@@ -461,16 +463,28 @@ def plot_scaling(frame: pd.DataFrame, path: Path, feat_rows: int) -> None:
 
 
 # -- report ---------------------------------------------------------------------
+def measured(res: dict) -> str:
+    """One line saying when, how and under what load a part was measured."""
+    m = res.get("measured")
+    if not m:
+        return ""
+    return (
+        f"*Measured {m['date']} by `{m['command']}` at commit {m['commit']}, "
+        f"{m['torch threads']} torch thread(s), load average (1 min) "
+        f"{m['load1 before / after']} before / after, {m['seconds']} s.*\n"
+    )
+
+
 def report(out: dict, args, info) -> str:
     parts = [
         "# Speed benchmark",
         "",
-        f"Command: `python benchmarks/speed.py {' '.join(sys.argv[1:])}`",
+        "Each section states the command, commit, threads and machine load it was "
+        "measured with; ratios within a section come from one process.",
         "",
         "## Machine",
         "",
         machine_markdown(info),
-        f"- load average at end: {load_average():.2f}",
         "",
     ]
     if "overhead" in out:
@@ -479,10 +493,12 @@ def report(out: dict, args, info) -> str:
         parts += [
             "## Framework overhead (seconds per training epoch)",
             "",
+            measured(out["overhead"]),
             f"Table {ov['table']}; batch size {ov['batch_size']} "
             f"({ov['steps_per_epoch']} steps per epoch); no validation split "
             f"(`early_stopping=False`) so that all three loops do the same work; "
-            f"{args.rounds} interleaved rounds of {args.epochs} epochs, the first "
+            f"{ov['rounds']} interleaved rounds of {ov['epochs_per_run']} epochs, "
+            "the first "
             "epoch of "
             "each run dropped; medians.",
             "",
@@ -518,6 +534,7 @@ def report(out: dict, args, info) -> str:
         parts += [
             "## Achieved FLOP/s",
             "",
+            measured(out["flops"]),
             "`FlopCounterMode` over one training step (forward + backward) of the "
             f"default model at batch size {fl['batch_size']}: "
             f"**{fl['flops_per_step'] / 1e9:.3f} "
@@ -562,15 +579,16 @@ def report(out: dict, args, info) -> str:
         parts += [
             "## Predict throughput",
             "",
+            measured(out["predict"]),
             f"`predict_proba` on {pr['rows']:,} rows × {pr['columns']} columns, model "
-            f"fitted on 20,000 rows; median of {args.repeats}.",
+            f"fitted on 20,000 rows; median of {pr['repeats']}.",
             "",
             markdown_table(
                 ["what", "rows per second"],
                 [
                     [k, fmt_sig(v)]
                     for k, v in pr.items()
-                    if k not in ("rows", "columns")
+                    if k not in ("rows", "columns", "repeats", "measured")
                 ],
             ),
             "",
@@ -597,6 +615,7 @@ def report(out: dict, args, info) -> str:
         parts += [
             "## Peak memory of predict",
             "",
+            measured(out["memory"]),
             f"`predict_proba` on {me['rows']:,} × {me['columns']} in a fresh "
             "subprocess (model fitted on 5,000 rows, loaded with joblib, warmed up on "
             "1,000 rows). "
@@ -623,6 +642,7 @@ def report(out: dict, args, info) -> str:
         parts += [
             "## A default fit",
             "",
+            measured(out["default_fit"]),
             "`AttentionCNNClassifier(random_state=seed).fit(X, y)` on a "
             f"{df['rows']:,} × "
             f"{df['columns']} table (all defaults: early stopping, auto batch size). "
@@ -654,11 +674,11 @@ def report(out: dict, args, info) -> str:
             "",
         ]
     if "scaling" in out:
-        sc = pd.DataFrame(out["scaling"])
+        sc = pd.DataFrame(out["scaling"]["points"])
         for sweep, col in (("rows", "rows"), ("features", "features")):
             sub = sc[sc.sweep == sweep]
             table = sub.pivot_table(index=col, columns="attention", values="epoch_s")
-            table = table[[a for a in args.attention_types if a in table.columns]]
+            table = table[list(dict.fromkeys(sc.attention))]
             fixed = "20 features" if sweep == "rows" else f"{sub.rows.iloc[0]:,} rows"
             parts += [
                 f"## Seconds per epoch vs {sweep} ({fixed}, auto batch size)",
@@ -672,7 +692,28 @@ def report(out: dict, args, info) -> str:
                 ),
                 "",
             ]
-        parts += [f"![scaling](scaling{args.suffix}.png)", ""]
+        sub = sc[sc.sweep == "features"]
+        fit = sub.pivot_table(
+            index="features", columns="attention", values="fit_2_epochs_s"
+        )
+        fit = fit[list(dict.fromkeys(sc.attention))]
+        parts += [
+            f"Whole `fit` with `max_epochs=2` on {sub.rows.iloc[0]:,} rows, seconds: "
+            "the part beyond two epochs is encoding and the `feature_importances_` "
+            "computed at the end of `fit`.",
+            "",
+            markdown_table(
+                ["features", *fit.columns],
+                [
+                    [f"{i:,}", *(fmt(v, 1) for v in r)]
+                    for i, r in zip(fit.index, fit.to_numpy(), strict=True)
+                ],
+            ),
+            "",
+            measured(out["scaling"]),
+            f"![scaling](scaling{args.suffix}.png)",
+            "",
+        ]
     return "\n".join(parts)
 
 
@@ -685,27 +726,51 @@ def main(argv=None) -> None:
     parser.add_argument("--default-fit-repeats", type=int, default=2)
     parser.add_argument("--attention-types", nargs="+", default=ATTENTION_TYPES)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--fresh", action="store_true", help="drop the parts of a previous run"
+    )
+    parser.add_argument(
+        "--report-only", action="store_true", help="rewrite speed.md from speed.json"
+    )
     add_threads_argument(parser)
     args = parser.parse_args(argv)
     set_threads(args.threads)
-    args.suffix = ("_quick" if args.quick else "") + (
-        f"_threads{args.threads}" if args.threads else ""
-    )
+    args.suffix = f"_threads{args.threads}" if args.threads else ""
+    args.out_dir = RESULTS / "quick" if args.quick else RESULTS
+    args.out_dir.mkdir(parents=True, exist_ok=True)
     if args.quick:
         args.epochs, args.rounds, args.repeats, args.default_fit_repeats = 2, 1, 1, 1
     info = machine_info()
     out: dict = {}
+    json_path = args.out_dir / f"speed{args.suffix}.json"
+    if json_path.exists() and not args.fresh:  # keep the parts not re-run now
+        previous = json.loads(json_path.read_text())
+        out.update({k: v for k, v in previous.items() if k in PARTS})
     warnings.filterwarnings("ignore", category=UserWarning)
+    if args.report_only:
+        info = json.loads(json_path.read_text()).get("machine", info)
+        write(args.out_dir / f"speed{args.suffix}.md", report(out, args, info))
+        return
     for part in PARTS:
         if part in args.only:
             print(f"== {part}", flush=True)
             start = time.perf_counter()
+            load_before = load_average()
             globals()[part](args, out)
-            print(f"   {part} took {time.perf_counter() - start:.0f}s", flush=True)
-            write(RESULTS / f"speed{args.suffix}.md", report(out, args, info))
+            seconds = time.perf_counter() - start
+            print(f"   {part} took {seconds:.0f}s", flush=True)
+            out[part]["measured"] = {
+                "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+                "commit": info["sk_tabattn commit"],
+                "torch threads": info["torch threads"],
+                "load1 before / after": f"{load_before:.2f} / {load_average():.2f}",
+                "seconds": round(seconds),
+                "command": "python benchmarks/speed.py " + " ".join(sys.argv[1:]),
+            }
+            write(args.out_dir / f"speed{args.suffix}.md", report(out, args, info))
             public = {k: v for k, v in out.items() if not k.startswith("_")}
             write(
-                RESULTS / f"speed{args.suffix}.json",
+                args.out_dir / f"speed{args.suffix}.json",
                 json.dumps({"machine": info, **public}, indent=1, default=str),
             )
 

@@ -50,7 +50,9 @@ def parse_value(text: str):
 
 
 def run(args) -> pd.DataFrame:
-    raw_path = RESULTS / f"variants_{args.param}{'_quick' if args.quick else ''}.csv"
+    out_dir = RESULTS / "quick" if args.quick else RESULTS
+    out_dir.mkdir(parents=True, exist_ok=True)
+    raw_path = out_dir / f"variants_{args.param}.csv"
     rows = []
     for name in args.datasets:
         ds = load(name, max_rows=args.max_rows)
@@ -179,8 +181,8 @@ def main(argv=None) -> None:
     start = time.perf_counter()
     raw = run(args)
     text, best = summarize(raw, args)
-    suffix = "_quick" if args.quick else ""
-    write(RESULTS / f"variants_{args.param}{suffix}.md", text)
+    out_dir = RESULTS / "quick" if args.quick else RESULTS
+    write(out_dir / f"variants_{args.param}.md", text)
     if args.param == "attention" and not args.quick:
         payload = {
             "best": ast.literal_eval(best),
