@@ -67,9 +67,9 @@ def epoch_durations(history) -> list[float]:
 
 
 # -- the three training loops of the overhead comparison -------------------------
-def fit_ours(X, y, epochs: int, seed: int = 0) -> AttentionCNNClassifier:
+def fit_ours(X, y, epochs: int, seed: int = 0, **params) -> AttentionCNNClassifier:
     est = AttentionCNNClassifier(
-        max_epochs=epochs, early_stopping=False, random_state=seed
+        max_epochs=epochs, early_stopping=False, random_state=seed, **params
     )
     return est.fit(X, y)
 
@@ -265,17 +265,30 @@ def predict(args, out: dict) -> dict:
     table = est.encoder_.encode(X)
     res["encode_rows_per_s"] = n_rows / (time.perf_counter() - start)
     module = est.net_.module_.eval()
+    bs = est.net_.iterator_valid__batch_size
     x_num, x_cat = torch.as_tensor(table.x_num), torch.as_tensor(table.x_cat)
     times = []
     for _ in range(args.repeats):
         start = time.perf_counter()
         with torch.inference_mode():
-            for s in range(0, n_rows, 2048):
-                module(x_num[s : s + 2048], x_cat[s : s + 2048]).softmax(-1)
+            for s in range(0, n_rows, bs):
+                module(x_num[s : s + bs], x_cat[s : s + bs]).softmax(-1)
         times.append(time.perf_counter() - start)
-    res["network_only_rows_per_s (batches of 2048, inference_mode)"] = n_rows / float(
+    res[f"network_only_rows_per_s (batches of {bs}, inference_mode)"] = n_rows / float(
         np.median(times)
     )
+    # Every attention type, ndarray input: what each block costs at inference.
+    for attention in args.attention_types:
+        model = fit_ours(X_train, y_train, 2, attention=attention)
+        model.predict_proba(X[:5000])
+        times = []
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            model.predict_proba(X)
+            times.append(time.perf_counter() - start)
+        key = f"rows_per_s (attention={attention!r})"
+        res[key] = n_rows / float(np.median(times))
+        print(f"   predict {attention}: {res[key]:.0f} rows/s", flush=True)
     out["predict"] = res
     return res
 

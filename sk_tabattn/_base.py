@@ -38,10 +38,31 @@ from .encoding import EncodedTable, TabularEncoder
 from .explain import Explanation, explain, feature_importances
 from .nn import ATTENTION_BLOCKS, AttentionCNN
 
-#: Rows encoded and predicted at a time, so that predicting a large table
-#: holds one chunk's encoding in memory, not the whole table's.
-PREDICT_CHUNK_ROWS = 65_536
-PREDICT_BATCH_SIZE = 2048
+#: Activation floats one inference batch may hold (4 MiB). Small batches stay
+#: in the CPU caches (a 20-column table predicts fastest at 256-1024 rows),
+#: and a wide table's attention maps cannot blow up memory.
+INFERENCE_BATCH_FLOATS = 2**20
+#: Input values encoded at a time in predict: the encoding's float64
+#: intermediates of one chunk are a few MB, not a multiple of the whole input.
+PREDICT_CHUNK_VALUES = 2**19
+
+
+def inference_batch_size(
+    stream_lengths: list[int], d_token: int, attention: str, n_heads: int
+) -> int:
+    """Rows per inference batch: a power of two in [128, 1024] within the budget.
+
+    The budget is ``INFERENCE_BATCH_FLOATS`` over the floats a row holds at
+    once in one stream: its ``d_token`` channels at every position, plus the
+    attention block's position-by-position maps.
+    """
+    block = ATTENTION_BLOCKS[attention]
+    per_row = max(
+        length * d_token + block.weight_floats(length, n_heads)
+        for length in stream_lengths
+    )
+    rows = max(INFERENCE_BATCH_FLOATS // max(per_row, 1), 1)
+    return int(np.clip(2 ** int(math.log2(rows)), 128, 1024))
 
 
 def auto_batch_size(n_train: int) -> int:
@@ -347,6 +368,13 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
 
     def _build_net(self, encoder, streams, train, valid, batch_size):
         steps_per_epoch = len(TensorBatchIterator(train, batch_size, shuffle=True))
+        n_tokens = len(encoder.numeric_columns_) + len(encoder.categorical_columns_)
+        inference_batch = inference_batch_size(
+            [n_tokens] if streams is None else [len(s) for s in streams],
+            self.d_token,
+            self.attention,
+            self.n_heads,
+        )
         callbacks = [
             (
                 "lr_schedule",
@@ -387,7 +415,7 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
             iterator_train=TensorBatchIterator,
             iterator_train__shuffle=True,
             iterator_valid=TensorBatchIterator,
-            iterator_valid__batch_size=max(batch_size, PREDICT_BATCH_SIZE),
+            iterator_valid__batch_size=inference_batch,
             dataset=TabularDataset,
             train_split=None if valid is None else predefined_split(valid),
             callbacks=callbacks,
@@ -402,9 +430,13 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
         check_is_fitted(self)
         X = validate_data(self, as_table(X), reset=False, skip_check_array=True)
         n = _num_samples(X)
+        batch = self.net_.iterator_valid__batch_size
+        # Whole batches per chunk, so that no chunk ends in a ragged batch.
+        chunk_rows = max(PREDICT_CHUNK_VALUES // max(self.n_features_in_, 1), batch)
+        chunk_rows -= chunk_rows % batch
         outputs = []
-        for start in range(0, max(n, 1), PREDICT_CHUNK_ROWS):
-            chunk = _safe_indexing(X, slice(start, start + PREDICT_CHUNK_ROWS))
+        for start in range(0, max(n, 1), chunk_rows):
+            chunk = _safe_indexing(X, slice(start, start + chunk_rows))
             dataset = TabularDataset(self.encoder_.encode(chunk))
             outputs.append(self._net_outputs(dataset))
         out = np.concatenate(outputs).astype(np.float64, copy=False)

@@ -240,9 +240,12 @@ class _Recorder:
             module.train(was_training)
 
 
-def _run(estimator, X, *, batch_size: int, n_steps: int) -> dict:
+def _run(estimator, X, *, batch_size: int | None, n_steps: int) -> dict:
     """Run the fitted network on ``X`` and collect every explanation array."""
     from sklearn.base import is_classifier
+
+    if batch_size is None:
+        batch_size = estimator.net_.iterator_valid__batch_size
 
     module = estimator.net_.module_
     token_columns = torch.as_tensor(estimator.encoder_.token_columns_)
@@ -352,7 +355,7 @@ def _checked_table(estimator, X):
 
 
 def explain(
-    estimator, X, *, n_steps: int = N_STEPS, batch_size: int = 1024
+    estimator, X, *, n_steps: int = N_STEPS, batch_size: int | None = None
 ) -> Explanation:
     """Explain a fitted estimator's predictions on ``X``.
 
@@ -368,8 +371,9 @@ def explain(
     n_steps : int, default=8
         Points of the integrated-gradients path; more make ``output -
         base_value`` and the sum of the attributions agree more closely.
-    batch_size : int, default=1024
-        Rows per forward pass.
+    batch_size : int or None, default=None
+        Rows per forward pass; ``None`` uses the estimator's inference batch
+        size (128 to 1024 rows, fewer the wider the table).
 
     Returns
     -------
@@ -495,7 +499,7 @@ def feature_importances(
     if n > max_rows:
         rows = np.sort(np.random.RandomState(random_state).permutation(n)[:max_rows])
         X = _safe_indexing(X, rows)
-    parts = _run(estimator, X, batch_size=1024, n_steps=n_steps)
+    parts = _run(estimator, X, batch_size=None, n_steps=n_steps)
     importance = np.concatenate(parts["abs"]).mean(axis=0).astype(np.float64)
     total = importance.sum()
     return importance / total if total > 0 else np.zeros_like(importance)

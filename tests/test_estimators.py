@@ -10,13 +10,14 @@ import pytest
 import torch
 from sklearn.base import clone
 
+import sk_tabattn._base as base
 from sk_tabattn import (
     ATTENTION_BLOCKS,
     AttentionCNNClassifier,
     AttentionCNNRegressor,
     TooFewSamplesWarning,
 )
-from sk_tabattn._base import auto_batch_size
+from sk_tabattn._base import auto_batch_size, inference_batch_size
 
 
 @pytest.mark.parametrize(
@@ -106,6 +107,41 @@ def test_predictions_do_not_depend_on_the_batch(name, mixed_frame, tiny_params):
     single = np.vstack([clf.predict_proba(X.iloc[i : i + 1]) for i in range(10)])
     np.testing.assert_allclose(single, full[:10], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(clf.predict_proba(X.iloc[::-1])[::-1], full, atol=1e-6)
+
+
+def test_inference_batches_shrink_with_the_attention_maps_of_wide_tables():
+    # 20 tokens x 32 channels + 4 heads x 20 x 20 maps = 2,240 floats a row.
+    assert inference_batch_size([20], 32, "multihead", 4) == 256
+    assert inference_batch_size([20], 32, "none", 4) == 1024
+    assert inference_batch_size([200], 32, "multihead", 4) == 128
+    assert inference_batch_size([200], 32, "mha", 4) == 128
+    # One head's maps are a quarter of four heads'.
+    assert inference_batch_size([30], 32, "self", 4) == 512
+    assert inference_batch_size([30], 32, "multihead", 4) == 128
+    # The widest stream counts, not the sum of the streams.
+    assert inference_batch_size([20, 3], 32, "multihead", 4) == 256
+    for name, block in ATTENTION_BLOCKS.items():
+        assert block.weight_floats(10, 2) >= 0, name
+
+
+def test_predict_in_chunks_equals_predict_at_once(
+    mixed_frame, tiny_params, monkeypatch
+):
+    X, y = mixed_frame
+    clf = AttentionCNNClassifier(**tiny_params).fit(X, y)
+    assert clf.net_.iterator_valid__batch_size == 1024
+    at_once = clf.predict_proba(X)
+    # 300 values / 6 columns = 50 rows, cut to whole batches of 16: chunks of
+    # 48 rows, and a last one of 6.
+    clf.net_.iterator_valid__batch_size = 16
+    monkeypatch.setattr(base, "PREDICT_CHUNK_VALUES", 300)
+    calls = []
+    encode = clf.encoder_.encode
+    monkeypatch.setattr(
+        clf.encoder_, "encode", lambda chunk: calls.append(len(chunk)) or encode(chunk)
+    )
+    np.testing.assert_allclose(clf.predict_proba(X), at_once, rtol=1e-5, atol=1e-6)
+    assert calls == [48] * 3 + [6]
 
 
 def test_verbose_0_prints_nothing_and_verbose_1_prints_epochs(

@@ -102,6 +102,16 @@ class AttentionBlock(nn.Module, ABC):
     def attend(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Return the attended input and the block's weights (or None)."""
 
+    @classmethod
+    def weight_floats(cls, n_positions: int, n_heads: int) -> int:
+        """Floats per row of the largest intermediate beyond ``channels * n_positions``.
+
+        The estimators size their inference batches from it, so that a wide
+        table's ``n_positions ** 2`` attention maps stay within a memory budget.
+        Blocks that hold no position-by-position tensor return 0.
+        """
+        return 0
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return the attended input, shape ``(batch_size, channels, n_positions)``."""
         return self.attend(x)[0]
@@ -139,6 +149,11 @@ class _DotProductAttention(AttentionBlock):
         self.query_key = nn.Linear(c, 2 * self.heads * a)
         self.value_out = nn.Linear(self.heads * c, c)
         self.need_weights = False
+
+    @classmethod
+    def weight_floats(cls, n_positions: int, n_heads: int) -> int:
+        """Scores and attention maps: ``heads * n_positions ** 2`` floats a row."""
+        return (n_heads if cls._multi_head else 1) * n_positions**2
 
     def attend(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Attend over positions; weights are ``(batch, n_positions, n_positions)``.
@@ -200,6 +215,11 @@ class TorchMultiheadAttention(AttentionBlock):
             self.channels, self.n_heads, dropout=self.dropout, batch_first=True
         )
         self.need_weights = False
+
+    @classmethod
+    def weight_floats(cls, n_positions: int, n_heads: int) -> int:
+        """Attention maps: ``n_heads * n_positions ** 2`` floats a row."""
+        return n_heads * n_positions**2
 
     def attend(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Attend over positions; weights are ``(batch, n_positions, n_positions)``."""
