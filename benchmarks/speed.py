@@ -81,7 +81,9 @@ def hand_loop(
     torch.manual_seed(seed)
     module = AttentionCNN(**module_kwargs)
     module.train()
-    opt = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
+    opt = torch.optim.AdamW(
+        module.parameters(), lr=lr, weight_decay=weight_decay, fused=True
+    )
     x_num, x_cat, y = ds.inputs["x_num"], ds.inputs["x_cat"], ds.y
     n = len(y)
     durations = []
@@ -112,6 +114,7 @@ def skorch_default(
         criterion=torch.nn.CrossEntropyLoss,
         optimizer=torch.optim.AdamW,
         optimizer__weight_decay=weight_decay,
+        optimizer__fused=True,
         lr=lr,
         batch_size=batch_size,
         max_epochs=epochs,
