@@ -107,7 +107,7 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
     def __init__(
         self,
         *,
-        attention="self",
+        attention="multihead",
         n_heads=4,
         attention_position="after",
         attention_dim=16,

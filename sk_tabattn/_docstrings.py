@@ -1,7 +1,7 @@
 """Docstring fragments shared by the two estimators."""
 
 PARAMETERS = """\
-    attention : {"none", "self", "multihead", "se", "mha", "row"}, default="self"
+    attention : {"none", "self", "multihead", "se", "mha", "row"}, default="multihead"
         Attention block, by name (any key of
         ``sk_tabattn.nn.ATTENTION_BLOCKS``). ``"none"`` is the plain 1D-CNN;
         ``"self"`` single-head and ``"multihead"`` multi-head dot-product

@@ -63,7 +63,7 @@ class AttentionCNNClassifier(ClassifierMixin, _BaseAttentionCNN):  # noqa: D101
     def __init__(
         self,
         *,
-        attention="self",
+        attention="multihead",
         n_heads=4,
         attention_position="after",
         attention_dim=16,

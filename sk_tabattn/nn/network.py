@@ -121,7 +121,7 @@ class AttentionCNN(nn.Module):
     streams : sequence of sequence of int or None, default=None
         Token positions of each feature stream; ``None`` means one stream of
         all features. Numeric tokens come first, then categorical ones.
-    attention : str, default="self"
+    attention : str, default="multihead"
         Name of a block in ``ATTENTION_BLOCKS``.
     attention_position : {"before", "after", "each"}, default="after"
         Attention on the raw tokens, after the last conv block, or after each.
@@ -156,7 +156,7 @@ class AttentionCNN(nn.Module):
         cardinalities: Sequence[int],
         n_outputs: int,
         streams: Sequence[Sequence[int]] | None = None,
-        attention: str = "self",
+        attention: str = "multihead",
         attention_position: str = "after",
         n_heads: int = 4,
         attention_dim: int = 16,
