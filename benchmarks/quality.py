@@ -169,7 +169,7 @@ def per_dataset(raw: pd.DataFrame, column: str, task: str) -> pd.DataFrame:
 
 def _model_order(raw: pd.DataFrame) -> list[str]:
     seen = list(dict.fromkeys(raw.model))
-    first = [m for m in seen if m.startswith(OURS)]
+    first = sorted((m for m in seen if m.startswith(OURS)), key=lambda m: m != OURS)
     return first + [m for m in seen if m not in first]
 
 
