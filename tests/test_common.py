@@ -55,8 +55,8 @@ def _expected_failed_checks(estimator):
 # A float32 network rounds a row's output differently when the row is alone
 # than inside a larger batch, or at another position of its batch (BLAS
 # blocking): ~1e-7 relative, just above these checks' float64 tolerance of
-# 1e-7, and machine-dependent (the order check passed on an AVX-512 machine and
-# failed by 2.4e-7 on an AVX2 one), so it is neither a pass nor a reliable
+# 1e-7, and machine-dependent (the order check passed on 2026-11-22's machine
+# and failed by 2.4e-7 on 2026-11-23's), so it is neither a pass nor a reliable
 # strict xfail. tests/test_estimators.py::test_predictions_do_not_depend
 # _on_the_batch checks both properties at float32 tolerance for every block.
 _FLOAT32_TOLERANCE_CHECKS = {
