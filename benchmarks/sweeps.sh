@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # One-at-a-time sweeps of our estimators' defaults (each run: 3-fold CV on five
 # dev datasets capped at 5,000 rows; every other parameter at its default).
-# Usage: bash benchmarks/sweeps.sh [--threads 1]
+# Usage: bash benchmarks/sweeps.sh [--threads 1]   (after bash scripts/setup.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA="higgs adult digits abalone wine_quality"
-run() { python benchmarks/variants.py --datasets $DATA "$@"; }
+run() { "${PYTHON:-.venv/bin/python}" benchmarks/variants.py --datasets $DATA "$@"; }
 run --param lr --values 0.0003 0.001 0.003 "$@"
 run --param batch_size --values "'auto'" 64 256 1024 "$@"
 run --param numeric_transform --values quantile standard "$@"
