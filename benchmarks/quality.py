@@ -27,6 +27,7 @@ from common import (
     add_threads_argument,
     fmt,
     frame_markdown,
+    load_average,
     machine_info,
     machine_markdown,
     matplotlib_pyplot,
@@ -49,6 +50,7 @@ from sklearn.preprocessing import LabelEncoder
 from sk_tabattn import AttentionCNNClassifier
 
 QUICK_DATASETS = ["wine", "breast_cancer", "diabetes"]
+DEFAULT_ATTENTION = AttentionCNNClassifier().attention
 METRICS = {
     # name: (task, higher is better, digits)
     "accuracy": ("classification", True, 4),
@@ -121,7 +123,7 @@ def run_dataset(name, args, variants: list[dict], done: set) -> list[dict]:
                 fold=fold,
                 n_train=len(train),
                 epochs=epochs_trained(model),
-                load1=_load1(),
+                load1=load_average(),
             )
             rows.append(row)
         scores = pd.DataFrame(rows[-len(folds) :])
@@ -147,12 +149,6 @@ def epochs_trained(model) -> float:
     if type(model).__name__.startswith("MLP"):  # sklearn's MLP: iterations = epochs
         return model.n_iter_
     return np.nan
-
-
-def _load1() -> float:
-    import os
-
-    return os.getloadavg()[0]
 
 
 # -- report -------------------------------------------------------------------------
@@ -315,7 +311,7 @@ def report(raw: pd.DataFrame, args, info, datasets_desc: dict) -> None:
 
 
 def _attention_note() -> str:
-    default = AttentionCNNClassifier().attention
+    default = DEFAULT_ATTENTION
     best = best_attention_from_file()
     if best is None:
         return f"Our default attention type is {default!r}."
@@ -439,7 +435,7 @@ def main(argv=None) -> None:
         best = best_attention_from_file()
     elif best == "none-model":
         best = None
-    if best == AttentionCNNClassifier().attention:
+    if best == DEFAULT_ATTENTION:
         print(f"the best attention type, {best!r}, is the default", flush=True)
         best = None
     variants = [{"attention": best}] if best else []
