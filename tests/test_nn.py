@@ -40,6 +40,34 @@ def test_block_keeps_shape_and_is_finite(name):
     assert torch.equal(block(x), out) or name == "row"
 
 
+@pytest.mark.parametrize("name", ["self", "multihead"])
+def test_bilinear_scores_match_query_key_scores(name):
+    # Both ways of computing the scores: same output, weights and gradients.
+    torch.manual_seed(0)
+    block = ATTENTION_BLOCKS[name](channels=8, n_heads=2, attention_dim=4)
+    block.need_weights = True
+    assert block.bilinear  # channels <= 2 * attention_dim
+    x = torch.randn(5, 8, 7)
+    results = []
+    for bilinear in (True, False):
+        block.bilinear = bilinear
+        block.zero_grad()
+        out, weights = block.attend(x)
+        (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+        grads = {n: p.grad.clone() for n, p in block.named_parameters()}
+        results.append((out, weights, grads))
+    (out_b, w_b, g_b), (out_f, w_f, g_f) = results
+    torch.testing.assert_close(out_b, out_f)
+    torch.testing.assert_close(w_b, w_f)
+    assert w_b.shape == (5, 7, 7)
+    torch.testing.assert_close(w_b.sum(-1), torch.ones(5, 7))
+    assert g_b.keys() == g_f.keys()
+    for n in g_b:
+        torch.testing.assert_close(g_b[n], g_f[n], rtol=1e-4, atol=1e-5, msg=n)
+    wide = ATTENTION_BLOCKS[name](channels=16, n_heads=2, attention_dim=4)
+    assert not wide.bilinear  # the q/k form is cheaper when channels > 2 * dim
+
+
 @pytest.mark.parametrize("position", POSITIONS)
 @pytest.mark.parametrize("name", BLOCKS)
 def test_network_output_shape_gradients_and_no_nan(name, position):
