@@ -46,7 +46,8 @@ def test_bilinear_scores_match_query_key_scores(name):
     torch.manual_seed(0)
     block = ATTENTION_BLOCKS[name](channels=8, n_heads=2, attention_dim=4)
     block.need_weights = True
-    assert block.bilinear  # channels <= 2 * attention_dim
+    # The bilinear form pays with several heads and channels <= 2 * dim.
+    assert block.bilinear == (name == "multihead")
     x = torch.randn(5, 8, 7)
     results = []
     for bilinear in (True, False):
@@ -65,7 +66,7 @@ def test_bilinear_scores_match_query_key_scores(name):
     for n in g_b:
         torch.testing.assert_close(g_b[n], g_f[n], rtol=1e-4, atol=1e-5, msg=n)
     wide = ATTENTION_BLOCKS[name](channels=16, n_heads=2, attention_dim=4)
-    assert not wide.bilinear  # the q/k form is cheaper when channels > 2 * dim
+    assert not wide.bilinear
 
 
 @pytest.mark.parametrize("position", POSITIONS)

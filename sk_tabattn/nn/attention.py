@@ -139,13 +139,14 @@ class _DotProductAttention(AttentionBlock):
     with one large matmul fewer. For ``self`` (one head) the folded matrix is
     the ``channels -> channels`` value projection itself.
 
-    When ``channels <= 2 * attention_dim`` (the defaults), the scores are
-    computed as ``(X M_h + u_h) Xᵀ`` with ``M_h = W_q,hᵀ W_k,h`` and ``u_h =
-    b_q,h W_k,h``, formed from the same parameters at every call: the same
-    function and gradients, with one projection no wider than q and k
-    together, and every product a batch-of-rows matmul on tensors in the
-    layout they are made in, where the q/k form needs per-head permuted
-    copies (about 1.3x faster per training step at the defaults).
+    With several heads and ``channels <= 2 * attention_dim`` (``multihead``'s
+    defaults), the scores are computed as ``(X M_h + u_h) Xᵀ`` with ``M_h =
+    W_q,hᵀ W_k,h`` and ``u_h = b_q,h W_k,h``, formed from the same parameters
+    at every call: the same function and gradients, one projection no wider
+    than q and k together, and every product a batched matmul on tensors in
+    the layout they are made in, where the q/k form needs per-head permuted
+    copies. At the defaults on 20 features this made a training epoch 1.19x
+    and inference 1.24x faster (interleaved runs in one process).
     """
 
     #: whether to honour ``n_heads`` (``self`` is always single-head).
@@ -158,7 +159,7 @@ class _DotProductAttention(AttentionBlock):
         self.query = nn.Linear(c, self.heads * a)
         self.key = nn.Linear(c, self.heads * a, bias=False)
         self.value_out = nn.Linear(self.heads * c, c)
-        self.bilinear = c <= 2 * a
+        self.bilinear = self.heads > 1 and c <= 2 * a
         self.need_weights = False
 
     @classmethod
@@ -215,14 +216,17 @@ class _DotProductAttention(AttentionBlock):
     def _factored_scores(self, seq: torch.Tensor) -> torch.Tensor:
         """Scaled scores ``(batch, heads * n_positions, n_positions)``.
 
-        Rows are ordered (head, query). The q/k form, cheaper than the
-        bilinear one when ``channels > 2 * attention_dim``.
+        Rows are ordered (head, query). The q/k form: cheaper than the
+        bilinear one with one head (no copies), or when ``channels > 2 *
+        attention_dim``.
         """
         b, n, _ = seq.shape
         h, a = self.heads, self.attention_dim
-        seq = seq.contiguous()
-        q = self.query(seq).view(b, n, h, a).transpose(1, 2)
-        k = self.key(seq).view(b, n, h, a).transpose(1, 2)
+        # q and k from one matmul; the keys' bias is zero.
+        weight = torch.cat([self.query.weight, self.key.weight])
+        bias = F.pad(self.query.bias, (0, h * a))
+        qk = F.linear(seq, weight, bias).view(b, n, 2, h, a)
+        q, k = qk.permute(2, 0, 3, 1, 4).unbind(0)  # [B, H, L, A] each
         return (q @ k.transpose(-2, -1) * a**-0.5).view(b, h * n, n)
 
 
