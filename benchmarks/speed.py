@@ -487,7 +487,9 @@ def measured(res: dict) -> str:
     return (
         f"*Measured {m['date']} by `{m['command']}` at commit {m['commit']}, "
         f"{m['torch threads']} torch thread(s), load average (1 min) "
-        f"{m['load1 before / after']} before / after, {m['seconds']} s.*\n"
+        f"{m['load1 before / after']} before / after, {m['seconds']} s."
+        + (f" {m['note']}" if m.get("note") else "")
+        + "*\n"
     )
 
 
