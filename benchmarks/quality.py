@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import os
 import sys
 import time
 import warnings
@@ -22,6 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 from common import (
+    BENCH_DIR,
     RESULTS,
     Stopwatch,
     add_threads_argument,
@@ -36,6 +38,7 @@ from common import (
     write,
 )
 from datasets import LOADERS, load
+from joblib import Parallel, delayed
 from models import OURS, models_for, set_max_epochs
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import (
@@ -82,7 +85,26 @@ def evaluate(model, task, X_train, y_train, X_test, y_test) -> dict:
     return row
 
 
+def fit_one(task, X, y, train, test, model_name, seed, variants, args) -> dict:
+    """Fit and score one model on one fold; runs in a worker process with ``--jobs``."""
+    set_threads(args.threads)  # a worker starts with the library's defaults
+    model = models_for(task, seed, variants)[model_name]
+    if args.max_epochs:
+        set_max_epochs(model, args.max_epochs)
+    torch.manual_seed(seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        row = evaluate(model, task, X.iloc[train], y[train], X.iloc[test], y[test])
+    row.update(epochs=epochs_trained(model), n_train=len(train), load1=load_average())
+    return row
+
+
 def run_dataset(name, args, variants: list[dict], done: set) -> list[dict]:
+    """Every (model, repeat, fold) of dataset ``name`` not in ``done``.
+
+    The folds are drawn once from ``--seed``; repeat ``r`` seeds the models
+    (and torch) with ``--seed + r``, so repeat 0 is a single-seed run.
+    """
     ds = load(name, max_rows=args.max_rows)
     y = ds.y
     n_folds = args.cv if len(y) <= args.slow_rows else args.cv_slow
@@ -96,41 +118,46 @@ def run_dataset(name, args, variants: list[dict], done: set) -> list[dict]:
     if args.models:
         names = [m for m in names if any(m.startswith(k) for k in args.models)]
     print(f"== {name}: {ds.describe()}", flush=True)
-    rows = []
+    jobs = []
     for model_name in names:
-        if (name, model_name) in done:
-            print(f"   {model_name}: already in quality_raw.csv, skipped", flush=True)
-            continue
-        for fold, (train, test) in enumerate(folds):
-            model = models_for(ds.task, args.seed, variants)[model_name]
-            if args.max_epochs:
-                set_max_epochs(model, args.max_epochs)
-            torch.manual_seed(args.seed)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                row = evaluate(
-                    model,
-                    ds.task,
-                    ds.X.iloc[train],
-                    y[train],
-                    ds.X.iloc[test],
-                    y[test],
+        for repeat in range(args.repeats):
+            if (name, model_name, repeat) in done:
+                print(
+                    f"   {model_name} (repeat {repeat}): already in "
+                    "quality_raw.csv, skipped",
+                    flush=True,
                 )
-            row.update(
-                dataset=name,
-                task=ds.task,
-                model=model_name,
-                fold=fold,
-                n_train=len(train),
-                epochs=epochs_trained(model),
-                load1=load_average(),
-            )
-            rows.append(row)
-        scores = pd.DataFrame(rows[-len(folds) :])
-        metric = "accuracy" if ds.task == "classification" else "rmse"
+                continue
+            jobs += [(model_name, repeat, fold) for fold in range(len(folds))]
+    if not jobs:
+        return []
+    # Ours (the slowest) first, so that the workers finish at about the same time.
+    jobs.sort(key=lambda job: not job[0].startswith(OURS))
+    results = Parallel(n_jobs=args.jobs)(
+        delayed(fit_one)(
+            ds.task,
+            ds.X,
+            y,
+            *folds[fold],
+            model_name,
+            args.seed + repeat,
+            variants,
+            args,
+        )
+        for model_name, repeat, fold in jobs
+    )
+    rows = []
+    for (model_name, repeat, fold), row in zip(jobs, results, strict=True):
+        row.update(
+            dataset=name, task=ds.task, model=model_name, fold=fold, repeat=repeat
+        )
+        rows.append(row)
+    metric = "accuracy" if ds.task == "classification" else "rmse"
+    for model_name, scores in pd.DataFrame(rows).groupby("model", sort=False):
         print(
             f"   {model_name:32s} {metric}={scores[metric].mean():.4f} "
-            f"fit={scores.fit_s.mean():.1f}s predict={scores.predict_s.mean():.2f}s",
+            f"fit={scores.fit_s.mean():.1f}s predict={scores.predict_s.mean():.2f}s "
+            f"({scores.repeat.nunique()} repeats)",
             flush=True,
         )
     return rows
@@ -207,19 +234,40 @@ def headline(raw) -> str:
     """Ranks of the default model among the baselines; each variant in its place.
 
     Our variants are left out of each other's ranking so that adding a variant
-    column does not change the default model's rank.
+    column does not change the default model's rank. With several repeats the
+    ranks are of the scores averaged over folds and repeats, and the ranks of
+    each repeat alone show how much one seed moves them.
     """
     models = _model_order(raw)
     baselines = [m for m in models if not m.startswith(OURS)]
-    ranks = overall_rank(raw, [OURS, *baselines])
+    repeats = sorted(raw.repeat.unique())
+    by_repeat = len(repeats) > 1
+
+    def rank_cells(model: str, competitors: list[str]) -> list[str]:
+        cells = [overall_rank(raw, competitors)[model]]
+        if by_repeat:
+            cells += [
+                overall_rank(raw[raw.repeat == r], competitors)[model] for r in repeats
+            ]
+        return [f"{v:.2f}" for v in cells]
+
+    header = ["model", "mean rank, all datasets (accuracy / RMSE)"]
+    if by_repeat:
+        header[1] += f", scores averaged over {len(repeats)} repeats"
+        header += [f"repeat {r} alone" for r in repeats]
     lines = [
-        "| model | mean rank, all datasets (accuracy / RMSE) |",
-        "| --- | ---: |",
-        *(f"| {m} | {r:.2f} |" for m, r in ranks.items()),
+        "| " + " | ".join(header) + " |",
+        "| --- |" + " ---: |" * (len(header) - 1),
     ]
+    for m in overall_rank(raw, [OURS, *baselines]).index:
+        lines.append(f"| {m} | " + " | ".join(rank_cells(m, [OURS, *baselines])) + " |")
     for other in [m for m in models if m.startswith(OURS) and m != OURS]:
-        rank = overall_rank(raw, [other, *baselines])[other]
-        lines.append(f"| *`{other}` in place of the default* | *{rank:.2f}* |")
+        cells = rank_cells(other, [other, *baselines])
+        lines.append(
+            f"| *`{other}` in place of the default* | "
+            + " | ".join(f"*{c}*" for c in cells)
+            + " |"
+        )
     acc = per_dataset(raw, "accuracy", "classification")
     if OURS in acc and "HistGB" in acc:
         common_rows = acc[[OURS, "HistGB"]].dropna()
@@ -253,6 +301,7 @@ def report(raw: pd.DataFrame, args, info, datasets_desc: dict) -> None:
         "so the run fits in about an hour on 2 cores. Every model with default "
         "settings (see benchmarks/README.md for the baselines' preprocessing). "
         f"{_attention_note()} "
+        f"{_repeats_note(raw)}"
         "Scores are means over the folds; fit and predict times are seconds per fold "
         "(wall clock, on a machine shared with other jobs: see the load column of "
         "quality_raw.csv).",
@@ -307,6 +356,18 @@ def report(raw: pd.DataFrame, args, info, datasets_desc: dict) -> None:
     plot(
         raw,
         RESULTS / args.name / "quality.png" if args.name else RESULTS / "quality.png",
+    )
+
+
+def _repeats_note(raw: pd.DataFrame) -> str:
+    repeats = sorted(raw.repeat.unique())
+    if len(repeats) == 1:
+        return ""
+    return (
+        f"Every model is fitted {len(repeats)} times per fold, with seeds "
+        f"{', '.join(str(r) for r in repeats)} added to the folds' seed (the folds "
+        "stay the same), and its scores averaged: one seed moves a neural model's "
+        "accuracy on a set by up to about a point. "
     )
 
 
@@ -366,6 +427,15 @@ def plot(raw: pd.DataFrame, path) -> None:
     print(f"wrote {path}", flush=True)
 
 
+def read_raw(path) -> pd.DataFrame:
+    """quality_raw.csv; rows written before ``--repeats`` existed are repeat 0."""
+    raw = pd.read_csv(path)
+    if "repeat" not in raw:
+        raw["repeat"] = 0
+    raw["repeat"] = raw["repeat"].fillna(0).astype(int)
+    return raw
+
+
 def parse_value(text: str):
     """``"0.003"`` -> 0.003, ``"standard"`` -> ``"standard"``."""
     try:
@@ -410,6 +480,16 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--max-epochs", type=int, help="cap epochs of the neural models"
     )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="fits per model and fold, with seeds --seed, --seed + 1, ...; scores "
+        "are averaged over folds and repeats",
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="fits run in parallel (processes)"
+    )
     parser.add_argument("--quick", action="store_true", help="smoke run")
     parser.add_argument(
         "--resume", action="store_true", help="keep rows of quality_raw.csv"
@@ -447,15 +527,23 @@ def main(argv=None) -> None:
     out_dir = RESULTS / args.name if args.name else RESULTS
     out_dir.mkdir(parents=True, exist_ok=True)
     raw_path = out_dir / "quality_raw.csv"
-    raw = pd.read_csv(raw_path) if args.resume and raw_path.exists() else pd.DataFrame()
-    done = set() if raw.empty else set(zip(raw.dataset, raw.model, strict=True))
+    raw = read_raw(raw_path) if args.resume and raw_path.exists() else pd.DataFrame()
+    done = (
+        set()
+        if raw.empty
+        else set(zip(raw.dataset, raw.model, raw.repeat, strict=True))
+    )
+    # Worker processes import common/datasets/models from this folder.
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(BENCH_DIR), os.environ.get("PYTHONPATH")])
+    )
     desc = {}
     start = time.perf_counter()
     info_path = out_dir / "quality_machine.json"
     if args.report_only:
         if info_path.exists():  # the machine and commit of the run, not of now
             info = json.loads(info_path.read_text())
-        raw = pd.read_csv(raw_path)
+        raw = read_raw(raw_path)
         desc = {
             n: load(n, max_rows=args.max_rows).describe()
             for n in dict.fromkeys(raw.dataset)
