@@ -14,7 +14,9 @@ def reference_tokens(tokenizer) -> torch.Tensor:
     """
     parts = []
     if tokenizer.n_numeric:
-        parts.append(tokenizer.num_bias.detach())
+        zeros = torch.zeros(1, tokenizer.n_numeric, device=tokenizer.num_bias.device)
+        with torch.no_grad():
+            parts.append(tokenizer.numeric_tokens(zeros)[0])
     if tokenizer.n_categorical:
         table = tokenizer.cat_embedding.weight.detach()
         offsets = tokenizer.cat_offsets.tolist() + [len(table)]

@@ -42,6 +42,11 @@ PARAMETERS = """\
         Which columns are categorical (see :class:`TabularEncoder`).
     numeric_transform : {"quantile", "standard", "none"}, default="quantile"
         Scaling of the numeric columns, learned in ``fit``.
+    numeric_embedding : {"linear", "periodic"}, default="linear"
+        How a scaled numeric value becomes its token: ``x * w_j + b_j``, or
+        the periodic (PLR) embedding ``ReLU(W_j [cos(2 pi c_j x), sin(2 pi c_j
+        x)] + b_j)`` with 16 learned frequencies per column, a non-linear map
+        of each column before the columns are mixed.
     min_frequency : int, default=5
         Categories seen fewer times in ``fit`` share one "rare" embedding.
     max_categories : int, default=512

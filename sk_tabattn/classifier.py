@@ -15,7 +15,6 @@ from . import _docstrings
 from ._base import _BaseAttentionCNN
 from ._net import TabularNetClassifier
 from ._validation import StrOptions, _fit_context
-from .data import TabularDataset
 
 
 class AttentionCNNClassifier(ClassifierMixin, _BaseAttentionCNN):  # noqa: D101
@@ -76,6 +75,7 @@ class AttentionCNNClassifier(ClassifierMixin, _BaseAttentionCNN):  # noqa: D101
         fusion="softmax",
         categorical_features="from_dtype",
         numeric_transform="quantile",
+        numeric_embedding="linear",
         min_frequency=5,
         max_categories=512,
         lr=1e-3,
@@ -106,6 +106,7 @@ class AttentionCNNClassifier(ClassifierMixin, _BaseAttentionCNN):  # noqa: D101
             fusion=fusion,
             categorical_features=categorical_features,
             numeric_transform=numeric_transform,
+            numeric_embedding=numeric_embedding,
             min_frequency=min_frequency,
             max_categories=max_categories,
             lr=lr,
@@ -188,8 +189,9 @@ class AttentionCNNClassifier(ClassifierMixin, _BaseAttentionCNN):  # noqa: D101
         weights = compute_sample_weight(class_weight, y_enc)
         return weights if sample_weight is None else weights * sample_weight
 
-    def _net_outputs(self, dataset: TabularDataset) -> np.ndarray:
-        return self.net_.predict_proba(dataset)
+    @staticmethod
+    def _output_activation(out: torch.Tensor) -> torch.Tensor:
+        return out.softmax(dim=-1)
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities of the rows of ``X``.

@@ -11,7 +11,6 @@ from . import _docstrings
 from ._base import _BaseAttentionCNN
 from ._net import TabularNetRegressor
 from ._validation import _fit_context
-from .data import TabularDataset
 
 
 class AttentionCNNRegressor(RegressorMixin, _BaseAttentionCNN):  # noqa: D101
@@ -75,9 +74,6 @@ class AttentionCNNRegressor(RegressorMixin, _BaseAttentionCNN):  # noqa: D101
 
     def _n_network_outputs(self, y_enc: np.ndarray) -> int:
         return y_enc.shape[1]
-
-    def _net_outputs(self, dataset: TabularDataset) -> np.ndarray:
-        return self.net_.predict(dataset)
 
     def predict(self, X) -> np.ndarray:
         """Predicted targets of the rows of ``X``.

@@ -18,6 +18,7 @@ from sk_tabattn import (
     TooFewSamplesWarning,
 )
 from sk_tabattn._base import auto_batch_size, inference_batch_size
+from sk_tabattn.data import TabularDataset
 
 
 @pytest.mark.parametrize(
@@ -315,3 +316,38 @@ def test_user_callbacks_are_used_and_not_modified(numeric_data, tiny_params):
     clf = AttentionCNNClassifier(**tiny_params, callbacks=[scoring]).fit(X, y)
     assert "train_acc" in clf.history_[-1]
     assert not hasattr(scoring, "best_score_")  # the net got a copy
+
+
+@pytest.mark.parametrize("Est", [AttentionCNNClassifier, AttentionCNNRegressor])
+def test_predict_runs_the_module_like_skorch_does(Est, mixed_frame, tiny_params):
+    # predict batches through the module directly, not through skorch's loop:
+    # the same values, and the module's training mode is left as it was.
+    X, y = mixed_frame
+    if Est is AttentionCNNRegressor:
+        y = X["income"].to_numpy()
+    est = Est(**tiny_params).fit(X.drop(columns="income"), y)
+    X = X.drop(columns="income")
+    dataset = TabularDataset(est.encoder_.encode(X))
+    skorch_way = (
+        est.net_.predict_proba(dataset)
+        if Est is AttentionCNNClassifier
+        else est.net_.predict(dataset)
+    )
+    est.net_.module_.train()
+    np.testing.assert_allclose(est._forward(X), skorch_way, rtol=1e-6, atol=1e-7)
+    assert est.net_.module_.training
+
+
+@pytest.mark.parametrize("Est", [AttentionCNNClassifier, AttentionCNNRegressor])
+def test_periodic_numeric_embedding_fits_and_predicts(Est, mixed_frame, tiny_params):
+    X, y = mixed_frame
+    if Est is AttentionCNNRegressor:
+        y = X["income"].to_numpy()
+        X = X.drop(columns="income")
+    est = Est(numeric_embedding="periodic", **tiny_params).fit(X, y)
+    assert est.net_.module_.tokenizer.numeric_embedding == "periodic"
+    pred = est.predict(X)
+    assert len(pred) == len(X)
+    assert np.isfinite(est.feature_importances_).all()
+    linear = Est(**tiny_params).fit(X, y)
+    assert linear.net_.module_.tokenizer.numeric_embedding == "linear"

@@ -187,3 +187,35 @@ def test_network_with_streams(fusion):
     out, weights = net.explain_forward(*_inputs())
     assert out.shape == (16, 3)
     assert len(weights["streams"]) == 2
+
+
+def test_periodic_numeric_embedding_is_a_nonlinear_map_per_column():
+    torch.manual_seed(0)
+    tok = FeatureTokenizer(
+        n_numeric=3, cardinalities=[4], d_token=8, numeric_embedding="periodic"
+    )
+    assert tok.num_weight.shape == (3, 2 * tok.n_frequencies, 8)
+    assert tok.frequencies.shape == (3, tok.n_frequencies)
+    x_num = torch.tensor([[0.0, 1.0, float("nan")], [2.0, -1.0, 0.5]])
+    x_cat = torch.tensor([[1], [2]])
+    tokens = tok(x_num, x_cat)
+    assert tokens.shape == (2, 4, 8)
+    assert torch.isfinite(tokens).all()
+    # A missing value is the column's learned missing token.
+    torch.testing.assert_close(tokens[0, 2], tok.num_missing[2])
+    # Column j's token depends on x_j alone, and not linearly.
+    values = torch.tensor([[-1.0, 0.0, 0.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
+    out = tok.numeric_tokens(values)
+    torch.testing.assert_close(out[0, 1:], out[2, 1:])
+    assert not torch.allclose(out[1, 0], (out[0, 0] + out[2, 0]) / 2, atol=1e-4)
+    # Frequencies and weights learn.
+    tokens.sum().backward()
+    assert tok.frequencies.grad.abs().sum() > 0
+    assert tok.num_weight.grad.abs().sum() > 0
+
+
+def test_unknown_numeric_embedding_is_refused():
+    with pytest.raises(ValueError, match="numeric_embedding must be 'linear' or"):
+        FeatureTokenizer(
+            n_numeric=1, cardinalities=[], d_token=4, numeric_embedding="x"
+        )

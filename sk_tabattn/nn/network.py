@@ -141,6 +141,8 @@ class AttentionCNN(nn.Module):
         How positions are pooled into one vector per stream.
     fusion : {"sum", "scalar", "softmax", "adaptive"}, default="softmax"
         How streams are merged (ignored with one stream).
+    numeric_embedding : {"linear", "periodic"}, default="linear"
+        How numeric values become tokens (see :class:`FeatureTokenizer`).
 
     Notes
     -----
@@ -166,13 +168,17 @@ class AttentionCNN(nn.Module):
         dropout: float = 0.1,
         pooling: str = "attention",
         fusion: str = "softmax",
+        numeric_embedding: str = "linear",
     ):
         super().__init__()
         n_features = n_numeric + len(cardinalities)
         if streams is None:
             streams = [range(n_features)]
         self.tokenizer = FeatureTokenizer(
-            n_numeric=n_numeric, cardinalities=cardinalities, d_token=d_token
+            n_numeric=n_numeric,
+            cardinalities=cardinalities,
+            d_token=d_token,
+            numeric_embedding=numeric_embedding,
         )
         self.branches = nn.ModuleList(
             StreamBranch(

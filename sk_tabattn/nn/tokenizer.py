@@ -6,16 +6,23 @@ import math
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
 class FeatureTokenizer(nn.Module):
     """Embed every numeric and categorical column as a token.
 
-    Numeric column ``j`` becomes ``x_j * weight_j + bias_j``; a missing value
-    (NaN) becomes a learned per-column ``missing_j`` token instead, so no
-    imputation is needed. Categorical column ``j`` has its own embedding table
-    whose index 0 stands for missing or unknown categories.
+    With ``numeric_embedding="linear"``, numeric column ``j`` becomes ``x_j *
+    weight_j + bias_j``. With ``"periodic"`` (the PLR embedding of Gorishniy
+    et al., 2022, "On Embeddings for Numerical Features in Tabular Deep
+    Learning"), it becomes ``ReLU(W_j [cos(2 pi c_j x_j), sin(2 pi c_j x_j)] +
+    bias_j)`` with ``n_frequencies`` learned frequencies ``c_j`` per column,
+    drawn from N(0, ``frequency_scale``²): a per-column non-linear map before
+    any mixing of columns. Either way a missing value (NaN) becomes a learned
+    per-column ``missing_j`` token, so no imputation is needed. Categorical
+    column ``j`` has its own embedding table whose index 0 stands for missing
+    or unknown categories.
 
     Parameters
     ----------
@@ -25,6 +32,8 @@ class FeatureTokenizer(nn.Module):
         Size of each categorical column's table, index 0 included.
     d_token : int
         Width of every token.
+    numeric_embedding : {"linear", "periodic"}, default="linear"
+        How a numeric value becomes a token (see above).
 
     Notes
     -----
@@ -33,17 +42,50 @@ class FeatureTokenizer(nn.Module):
     ``(batch_size, n_numeric + n_categorical, d_token)``, numeric tokens first.
     """
 
-    def __init__(self, *, n_numeric: int, cardinalities: Sequence[int], d_token: int):
+    #: Frequencies per numeric column of the periodic embedding.
+    n_frequencies = 16
+    #: Standard deviation of the initial frequencies. The encoder's numeric
+    #: columns have unit scale, so 0.1 starts with under one period across the
+    #: bulk of the data (close to linear); training sharpens what pays.
+    frequency_scale = 0.1
+
+    def __init__(
+        self,
+        *,
+        n_numeric: int,
+        cardinalities: Sequence[int],
+        d_token: int,
+        numeric_embedding: str = "linear",
+    ):
         super().__init__()
+        if numeric_embedding not in ("linear", "periodic"):
+            raise ValueError(
+                "numeric_embedding must be 'linear' or 'periodic'. "
+                f"Got {numeric_embedding!r}."
+            )
         self.n_numeric = n_numeric
         self.n_categorical = len(cardinalities)
+        self.numeric_embedding = numeric_embedding
         bound = 1.0 / math.sqrt(d_token)
         if n_numeric:
-            self.num_weight = nn.Parameter(torch.empty(n_numeric, d_token))
+            # linear: [F, D]; periodic: [F, 2K, D], a linear map per column.
+            shape = (n_numeric, d_token)
+            if numeric_embedding == "periodic":
+                shape = (n_numeric, 2 * self.n_frequencies, d_token)
+            self.num_weight = nn.Parameter(torch.empty(shape))
             self.num_bias = nn.Parameter(torch.empty(n_numeric, d_token))
             self.num_missing = nn.Parameter(torch.empty(n_numeric, d_token))
-            for p in (self.num_weight, self.num_bias, self.num_missing):
+            # The periodic map has fan-in 2K, and is initialised as nn.Linear.
+            w_bound = bound if len(shape) == 2 else shape[1] ** -0.5
+            nn.init.uniform_(self.num_weight, -w_bound, w_bound)
+            for p in (self.num_bias, self.num_missing):
                 nn.init.uniform_(p, -bound, bound)
+            if numeric_embedding == "periodic":
+                self.frequencies = nn.Parameter(
+                    torch.empty(n_numeric, self.n_frequencies)
+                )
+                s = self.frequency_scale
+                nn.init.trunc_normal_(self.frequencies, 0.0, s, a=-3 * s, b=3 * s)
         if self.n_categorical:
             offsets = torch.tensor([0, *cardinalities[:-1]]).cumsum(0)
             self.register_buffer("cat_offsets", offsets, persistent=False)
@@ -56,11 +98,21 @@ class FeatureTokenizer(nn.Module):
         """Return the tokens, shape ``(batch_size, n_features, d_token)``."""
         tokens = []
         if self.n_numeric:
-            missing = torch.isnan(x_num).unsqueeze(-1)
-            value = x_num.masked_fill(missing.squeeze(-1), 0.0).unsqueeze(-1)
-            num = torch.addcmul(self.num_bias, value, self.num_weight)
-            tokens.append(torch.where(missing, self.num_missing, num))
+            missing = torch.isnan(x_num)
+            num = self.numeric_tokens(x_num.masked_fill(missing, 0.0))
+            tokens.append(torch.where(missing.unsqueeze(-1), self.num_missing, num))
         if self.n_categorical:
             cat = self.cat_embedding(x_cat + self.cat_offsets) + self.cat_bias
             tokens.append(cat)
         return tokens[0] if len(tokens) == 1 else torch.cat(tokens, dim=1)
+
+    def numeric_tokens(self, value: torch.Tensor) -> torch.Tensor:
+        """Tokens of finite numeric values: ``(batch, n_numeric, d_token)``."""
+        if self.numeric_embedding == "linear":
+            # [B, F, 1] * [F, D] + [F, D]
+            return torch.addcmul(self.num_bias, value.unsqueeze(-1), self.num_weight)
+        phase = (2 * math.pi) * value.unsqueeze(-1) * self.frequencies  # [B, F, K]
+        periodic = torch.cat([phase.cos(), phase.sin()], dim=-1)  # [B, F, 2K]
+        # One batched matmul over the columns: [F, B, 2K] @ [F, 2K, D].
+        out = torch.bmm(periodic.transpose(0, 1), self.num_weight).transpose(0, 1)
+        return F.relu(out + self.num_bias)
