@@ -479,7 +479,9 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
                     outputs.append(self._output_activation(out).cpu())
         finally:
             module.train(was_training)
-        return torch.cat(outputs).numpy() if outputs else np.empty((0, 0))
+        if not outputs:
+            return np.empty((0, self.n_outputs_), dtype=np.float32)
+        return torch.cat(outputs).numpy()
 
     @staticmethod
     def _output_activation(out: torch.Tensor) -> torch.Tensor:
