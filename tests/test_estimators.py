@@ -112,15 +112,15 @@ def test_predictions_do_not_depend_on_the_batch(name, mixed_frame, tiny_params):
 
 def test_inference_batches_shrink_with_the_attention_maps_of_wide_tables():
     # 20 tokens x 32 channels + 4 heads x 20 x 20 maps = 2,240 floats a row.
-    assert inference_batch_size([20], 32, "multihead", 4) == 256
+    assert inference_batch_size([20], 32, "multihead", 4) == 512
     assert inference_batch_size([20], 32, "none", 4) == 1024
     assert inference_batch_size([200], 32, "multihead", 4) == 128
     assert inference_batch_size([200], 32, "mha", 4) == 128
     # One head's maps are a quarter of four heads'.
-    assert inference_batch_size([30], 32, "self", 4) == 512
-    assert inference_batch_size([30], 32, "multihead", 4) == 128
+    assert inference_batch_size([60], 32, "self", 4) == 256
+    assert inference_batch_size([60], 32, "multihead", 4) == 128
     # The widest stream counts, not the sum of the streams.
-    assert inference_batch_size([20, 3], 32, "multihead", 4) == 256
+    assert inference_batch_size([20, 3], 32, "multihead", 4) == 512
     for name, block in ATTENTION_BLOCKS.items():
         assert block.weight_floats(10, 2) >= 0, name
 
