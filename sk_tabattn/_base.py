@@ -104,6 +104,7 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
         "patience": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
         "device": [str],
+        "compile": ["boolean"],
         "verbose": ["verbose"],
         "callbacks": [list, None],
     }
@@ -137,6 +138,7 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
         patience=10,
         random_state=None,
         device="cpu",
+        compile=False,
         verbose=0,
         callbacks=None,
     ):
@@ -166,6 +168,7 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
         self.patience = patience
         self.random_state = random_state
         self.device = device
+        self.compile = compile
         self.verbose = verbose
         self.callbacks = callbacks
 
@@ -394,7 +397,7 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
         if self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar()))
         callbacks += copy.deepcopy(self.callbacks or [])
-        return self._net_class(
+        net = self._net_class(
             module=AttentionCNN,
             module__n_numeric=len(encoder.numeric_columns_),
             module__cardinalities=list(encoder.cardinalities_),
@@ -434,6 +437,8 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
             verbose=self.verbose,
             **self._net_params(),
         )
+        net.compile_training = self.compile
+        return net
 
     # -- predict ------------------------------------------------------------------
     def _forward(self, X) -> np.ndarray:

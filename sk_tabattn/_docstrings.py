@@ -76,6 +76,13 @@ PARAMETERS = """\
         and numpy random states are left as they were.
     device : str, default="cpu"
         Torch device to train and predict on, e.g. ``"cuda"``.
+    compile : bool, default=False
+        Train through ``torch.compile`` of the network (full batches only;
+        validation and predict stay eager, and the fitted ``net_.module_`` is
+        the plain module). Compiling costs about 15-20 s once per fit on 2 CPU
+        cores and needs a C++ compiler for CPU; it made a training epoch of the
+        default model 1.25x faster on 20 columns, so it pays on large tables
+        and long fits, not on small ones.
     verbose : int, default=0
         0: silent. 1: skorch's table of epochs. 2: also a progress bar of
         batches.

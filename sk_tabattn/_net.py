@@ -4,6 +4,18 @@ from __future__ import annotations
 
 import torch
 from skorch import NeuralNetClassifier, NeuralNetRegressor
+from skorch.utils import to_tensor
+
+
+class _CompiledForward:
+    """Holds the ``torch.compile``-d module outside skorch's module registry.
+
+    Set as a net attribute, an ``nn.Module`` would be registered by skorch and
+    its (shared) parameters handed to the optimizer a second time.
+    """
+
+    def __init__(self, module: torch.nn.Module):
+        self.module = module
 
 
 class _WeightedLossMixin:
@@ -11,12 +23,44 @@ class _WeightedLossMixin:
 
     The criterion is built with ``reduction="none"``; weights were normalised
     to mean 1 over the training rows, so unit weights give the plain mean.
+
+    With ``compile_training`` set (by the estimator, before ``fit``), full
+    training batches run through ``torch.compile(module_)``; the last, shorter
+    batch of an epoch, validation and predict stay eager, so the compiled graph
+    sees one shape and one mode and compiles once. ``module_`` itself stays the
+    plain module (its state dict, pickling and ``explain`` are unchanged); the
+    compiled wrapper shares its parameters and is not pickled.
     """
+
+    compile_training = False
+
+    def initialize_module(self):
+        super().initialize_module()
+        self._compiled_forward = (
+            _CompiledForward(torch.compile(self.module_, dynamic=False))
+            if self.compile_training
+            else None
+        )
+        return self
 
     def infer(self, x, **fit_params):
         if isinstance(x, dict) and "sample_weight" in x:
             x = {k: v for k, v in x.items() if k != "sample_weight"}
+        compiled = getattr(self, "_compiled_forward", None)
+        if (
+            compiled is not None
+            and self.module_.training
+            and isinstance(x, dict)
+            and len(next(iter(x.values()))) == self.batch_size
+        ):
+            x = to_tensor(x, device=self.device)
+            return compiled.module(**x, **fit_params)
         return super().infer(x, **fit_params)
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_compiled_forward", None)
+        return state
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         y_true = y_true.to(y_pred.device)

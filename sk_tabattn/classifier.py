@@ -88,6 +88,7 @@ class AttentionCNNClassifier(ClassifierMixin, _BaseAttentionCNN):  # noqa: D101
         patience=10,
         random_state=None,
         device="cpu",
+        compile=False,
         verbose=0,
         callbacks=None,
         class_weight=None,
@@ -119,6 +120,7 @@ class AttentionCNNClassifier(ClassifierMixin, _BaseAttentionCNN):  # noqa: D101
             patience=patience,
             random_state=random_state,
             device=device,
+            compile=compile,
             verbose=verbose,
             callbacks=callbacks,
         )
