@@ -785,7 +785,7 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--no-compile",
         action="store_true",
-        help="leave out the compile=True run of the overhead section",
+        help="leave out the compile=True runs of the overhead and default_fit sections",
     )
     parser.add_argument(
         "--fresh", action="store_true", help="drop the parts of a previous run"
