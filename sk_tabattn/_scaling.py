@@ -65,10 +65,21 @@ class _Quantile:
         )
         if self.observed.any():
             self.transformer.fit(values[:, self.observed])
+        self._set_transform_constants()
+
+    def _set_transform_constants(self) -> None:
+        """Which columns have tied quantiles, and the clip of the output."""
+        if self.observed.any():
             quantiles = self.transformer.quantiles_
             self.tied = (np.diff(quantiles, axis=0) <= 0).any(axis=0)
         eps = self.bounds_threshold - np.spacing(1)
         self.clip = (float(ndtri(eps)), float(ndtri(1 - eps)))
+
+    def __setstate__(self, state: dict) -> None:
+        # Models pickled before these constants existed derive them on load.
+        self.__dict__.update(state)
+        if "clip" not in state:
+            self._set_transform_constants()
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
         out = np.full(values.shape, np.nan)
