@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 import pandas as pd
 import torch
@@ -14,7 +16,7 @@ from sklearn.utils.validation import column_or_1d
 from . import _docstrings
 from ._base import _BaseAttentionCNN
 from ._net import TabularNetClassifier
-from ._validation import StrOptions, _fit_context
+from ._validation import Interval, StrOptions, _fit_context
 
 
 class AttentionCNNClassifier(ClassifierMixin, _BaseAttentionCNN):  # noqa: D101
@@ -31,6 +33,11 @@ class AttentionCNNClassifier(ClassifierMixin, _BaseAttentionCNN):  # noqa: D101
 {_docstrings.PARAMETERS}    class_weight : dict, "balanced" or None, default=None
         Weights of the classes in the loss, multiplied with ``sample_weight``;
         ``"balanced"`` weighs classes inversely to their frequency.
+    label_smoothing : float, default=0.0
+        Share of each target's probability spread evenly over all classes in
+        the cross-entropy loss (:class:`torch.nn.CrossEntropyLoss`), which
+        discourages over-confident outputs. The validation loss of early
+        stopping is the smoothed one too.
 
     Attributes
     ----------
@@ -55,6 +62,7 @@ class AttentionCNNClassifier(ClassifierMixin, _BaseAttentionCNN):  # noqa: D101
     _parameter_constraints: dict = {
         **_BaseAttentionCNN._parameter_constraints,
         "class_weight": [dict, StrOptions({"balanced"}), None],
+        "label_smoothing": [Interval(Real, 0, 1, closed="left")],
     }
     _net_class = TabularNetClassifier
     _criterion = torch.nn.CrossEntropyLoss
@@ -93,6 +101,7 @@ class AttentionCNNClassifier(ClassifierMixin, _BaseAttentionCNN):  # noqa: D101
         verbose=0,
         callbacks=None,
         class_weight=None,
+        label_smoothing=0.0,
     ):
         super().__init__(
             attention=attention,
@@ -127,6 +136,7 @@ class AttentionCNNClassifier(ClassifierMixin, _BaseAttentionCNN):  # noqa: D101
             callbacks=callbacks,
         )
         self.class_weight = class_weight
+        self.label_smoothing = label_smoothing
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -166,6 +176,9 @@ class AttentionCNNClassifier(ClassifierMixin, _BaseAttentionCNN):  # noqa: D101
 
     def _net_params(self) -> dict:
         return {"classes": list(range(len(self.classes_)))}
+
+    def _criterion_params(self) -> dict:
+        return {"label_smoothing": self.label_smoothing}
 
     def _stratify(self, y_enc: np.ndarray) -> np.ndarray:
         return y_enc

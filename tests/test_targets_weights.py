@@ -258,3 +258,21 @@ def test_class_weight_with_integer_and_bool_labels(imbalanced):
     assert list(clf.classes_) == [0, 1]
     clf = AttentionCNNClassifier(**FAST, class_weight={True: 9.0}).fit(X, ints == 1)
     assert clf.predict(X).dtype == bool
+
+
+def test_label_smoothing_caps_the_confidence_the_loss_rewards(tiny_params):
+    # Separable classes: plain cross-entropy drives the probabilities to 1;
+    # smoothing by 0.2 over 2 classes has its optimum at 0.9.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 3))
+    y = (X[:, 0] > 0).astype(int)
+    X[:, 0] += np.where(y == 1, 2.0, -2.0)
+    params = {**tiny_params, "max_epochs": 20, "lr": 1e-2}
+    confidence = {}
+    for smoothing in (0.0, 0.2):
+        clf = AttentionCNNClassifier(**params, label_smoothing=smoothing).fit(X, y)
+        assert clf.net_.criterion_.label_smoothing == smoothing
+        assert clf.score(X, y) == 1.0
+        confidence[smoothing] = clf.predict_proba(X).max(axis=1)
+    assert np.median(confidence[0.0]) > 0.99
+    assert confidence[0.2].max() < 0.95
