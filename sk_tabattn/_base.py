@@ -48,10 +48,6 @@ INFERENCE_BATCH_FLOATS = 2**21
 #: Input values encoded at a time in predict: the encoding's float64
 #: intermediates of one chunk are a few MB, not a multiple of the whole input.
 PREDICT_CHUNK_VALUES = 2**19
-#: ``refit_full="auto"`` refits on all rows up to this many: there a tenth of
-#: the rows held out is data the model misses, and a second fit is cheap.
-#: (HistGradientBoosting's ``early_stopping="auto"`` draws the line there too.)
-REFIT_FULL_MAX_ROWS = 10_000
 
 
 def inference_batch_size(
@@ -106,7 +102,6 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "patience": [Interval(Integral, 1, None, closed="left")],
-        "refit_full": ["boolean", StrOptions({"auto"})],
         "random_state": ["random_state"],
         "device": [str],
         "compile": ["boolean"],
@@ -141,7 +136,6 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
         early_stopping=True,
         validation_fraction=0.1,
         patience=10,
-        refit_full=False,
         random_state=None,
         device="cpu",
         compile=False,
@@ -172,7 +166,6 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.patience = patience
-        self.refit_full = refit_full
         self.random_state = random_state
         self.device = device
         self.compile = compile
@@ -268,19 +261,6 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
             self.net_ = self._build_net(encoder, streams, train, valid, batch_size)
             self.net_.fit(train, None)
         self.history_ = self.net_.history
-        refit_epochs = self._refit_epochs(valid, n_samples)
-        if refit_epochs:
-            # The same recipe (batch size, learning-rate schedule over
-            # max_epochs) on every row, stopped at the validated epoch.
-            everything = self._dataset(table, y_enc, weights, slice(None))
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                net = self._build_net(
-                    encoder, streams, everything, None, batch_size, refit_epochs
-                )
-                net.fit(everything, None)
-            self.net_ = net
-        self.refit_epochs_ = refit_epochs
         if not module_is_finite(self.net_.module_):
             raise FloatingPointError(
                 "Training diverged: the network's weights became NaN or infinite "
@@ -395,18 +375,7 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
             + did_you_mean(column, names)
         )
 
-    def _refit_epochs(self, valid, n_samples: int) -> int | None:
-        """Epochs of the refit on all rows (the best validated one), or None."""
-        refit = self.refit_full
-        if refit == "auto":
-            refit = n_samples <= REFIT_FULL_MAX_ROWS
-        if valid is None or not refit:
-            return None
-        best = [row["epoch"] for row in self.history_ if row.get("valid_loss_best")]
-        return int(best[-1]) if best else None
-
-    def _build_net(self, encoder, streams, train, valid, batch_size, epochs=None):
-        """Build the skorch net; ``epochs`` stops it early on the full schedule."""
+    def _build_net(self, encoder, streams, train, valid, batch_size):
         steps_per_epoch = len(TensorBatchIterator(train, batch_size, shuffle=True))
         n_tokens = len(encoder.numeric_columns_) + len(encoder.categorical_columns_)
         inference_batch = inference_batch_size(
@@ -455,7 +424,7 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
             # CUDA have the fused kernel; other devices keep the default.
             optimizer__fused=torch.device(self.device).type in ("cpu", "cuda"),
             lr=self.lr,
-            max_epochs=self.max_epochs if epochs is None else epochs,
+            max_epochs=self.max_epochs,
             batch_size=batch_size,
             iterator_train=TensorBatchIterator,
             iterator_train__shuffle=True,

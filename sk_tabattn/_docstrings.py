@@ -70,14 +70,6 @@ PARAMETERS = """\
         Share of the rows held out for early stopping, in (0, 1).
     patience : int, default=10
         Epochs without improvement before early stopping.
-    refit_full : bool or "auto", default=False
-        After early stopping, train a new network on all rows (the held-out
-        ones too) for as many epochs as the best validated one, with the same
-        batch size, seed and learning-rate schedule: the epoch count comes
-        from the validation, the weights from every row. It doubles the
-        fit's cost at most. ``"auto"``: only up to 10,000 rows, where a
-        tenth of the rows is data the model misses and a second fit is cheap.
-        Ignored without early stopping.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, dropout and the validation
         split. With an int, a CPU fit is repeatable exactly. The global torch
@@ -110,12 +102,7 @@ ATTRIBUTES = """\
         The fitted skorch net; ``net_.module_`` is the
         :class:`~sk_tabattn.nn.AttentionCNN`.
     history_ : skorch.History
-        Per-epoch training record (``train_loss``, ``valid_loss``, ...) of
-        the fit with validation; after a refit, ``net_.history`` is the
-        refit's own.
-    refit_epochs_ : int or None
-        Epochs of the refit on all rows (see ``refit_full``), or None when
-        there was none.
+        Per-epoch training record (``train_loss``, ``valid_loss``, ...).
     n_features_in_ : int
         Number of columns seen in ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,)

@@ -200,45 +200,6 @@ def test_early_stopping_stops_and_restores_the_best_weights(tiny_params):
         torch.testing.assert_close(value, stopper.best_model_weights_[name])
 
 
-def test_refit_full_trains_on_every_row_for_the_best_epoch_count(tiny_params):
-    rng = np.random.RandomState(0)
-    X = rng.normal(size=(200, 5))
-    y = rng.randint(0, 2, 200)  # pure noise: the validation loss soon rises
-    params = {**tiny_params, "early_stopping": True, "patience": 3, "max_epochs": 60}
-    params["lr"] = 1e-2
-    clf = AttentionCNNClassifier(**params, refit_full=True).fit(X, y)
-    best = int(np.argmin(clf.history_[:, "valid_loss"])) + 1
-    assert len(clf.history_) > best  # validation stopped it, and
-    assert clf.refit_epochs_ == best  # the refit ran that many epochs
-    refit = clf.net_.history
-    assert len(refit) == best and "valid_loss" not in refit[-1]
-    # Every row each epoch: 200 rows in batches of 32, against 180 before.
-    assert [sum(b["train_batch_size"] for b in r["batches"]) for r in refit] == [
-        200
-    ] * best
-    # The schedule is the full run's (60 epochs of 7 batches) stopped early,
-    # not squeezed into `best` epochs, which would end at the floor of 5% of lr.
-    scheduler = dict(clf.net_.callbacks_)["lr_schedule"].lr_scheduler_
-    assert scheduler.lr_lambdas[0].total_steps == 60 * 7
-    assert clf.net_.optimizer_.param_groups[0]["lr"] > 0.1 * params["lr"]
-    again = AttentionCNNClassifier(**params, refit_full=True).fit(X, y)
-    np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
-
-
-def test_refit_full_auto_refits_small_tables_only(tiny_params, monkeypatch):
-    rng = np.random.RandomState(0)
-    X = rng.normal(size=(200, 5))
-    y = rng.randint(0, 2, 200)
-    params = {**tiny_params, "early_stopping": True, "max_epochs": 3}
-    clf = AttentionCNNClassifier(**params, refit_full="auto").fit(X, y)
-    assert clf.refit_epochs_ is not None
-    monkeypatch.setattr(base, "REFIT_FULL_MAX_ROWS", 199)
-    assert clf.fit(X, y).refit_epochs_ is None
-    assert "valid_loss" in clf.net_.history[-1]  # the validated net is kept
-    off = AttentionCNNClassifier(**{**params, "early_stopping": False}, refit_full=True)
-    assert off.fit(X, y).refit_epochs_ is None
-
-
 def test_early_stopping_split_is_stratified(tiny_params):
     y = np.array([0] * 90 + [1] * 10)
     clf = AttentionCNNClassifier(**{**tiny_params, "early_stopping": True})
