@@ -350,6 +350,18 @@ def test_quantile_scaling_equals_sklearns_quantile_transformer():
     assert np.array_equal(np.isnan(enc._scaler(test)), np.isnan(test))
 
 
+def test_quantile_scaler_pickled_without_its_transform_constants_still_loads():
+    # Models pickled before the written-out transform hold only the fitted
+    # QuantileTransformer; the constants are derived on load.
+    X = np.random.RandomState(0).normal(size=(200, 3))
+    enc = TabularEncoder().fit(X)
+    old = pickle.loads(pickle.dumps(enc))
+    for name in ("tied", "clip"):
+        del old._scaler.__dict__[name]
+    loaded = pickle.loads(pickle.dumps(old))
+    np.testing.assert_array_equal(loaded.encode(X).x_num, enc.encode(X).x_num)
+
+
 def test_standard_and_none_scaling():
     X = pd.DataFrame({"x": [1.0, 2.0, 3.0, np.nan, 6.0]})
     z = TabularEncoder(numeric_transform="standard").fit(X).encode(X).x_num[:, 0]
