@@ -42,7 +42,7 @@ from sklearn.datasets import make_classification
 from torch.utils.flop_counter import FlopCounterMode
 
 from sk_tabattn import AttentionCNNClassifier
-from sk_tabattn._base import PREDICT_CHUNK_VALUES
+from sk_tabattn._base import predict_chunk_rows
 from sk_tabattn.data import TabularDataset
 from sk_tabattn.nn import AttentionCNN
 
@@ -277,8 +277,7 @@ def predict(args, out: dict) -> dict:
     # Where the time goes: encoding (in predict's chunks), and the network
     # alone on encoded tensors.
     bs = est.net_.iterator_valid__batch_size
-    chunk = max(PREDICT_CHUNK_VALUES // X.shape[1], bs)
-    chunk -= chunk % bs
+    chunk = predict_chunk_rows(X.shape[1], bs)
     times = []
     for _ in range(args.repeats):
         start = time.perf_counter()

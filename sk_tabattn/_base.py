@@ -68,6 +68,15 @@ def inference_batch_size(
     return int(np.clip(2 ** int(math.log2(rows)), 128, 1024))
 
 
+def predict_chunk_rows(n_features: int, batch_size: int) -> int:
+    """Rows predict encodes at a time: about ``PREDICT_CHUNK_VALUES`` values.
+
+    A whole number of batches, so that no chunk ends in a ragged batch.
+    """
+    rows = max(PREDICT_CHUNK_VALUES // max(n_features, 1), batch_size)
+    return rows - rows % batch_size
+
+
 def auto_batch_size(n_train: int) -> int:
     """Power of two near ``4 * sqrt(n_train)``, clipped to [32, 1024]."""
     return int(np.clip(2 ** round(math.log2(4 * math.sqrt(max(n_train, 1)))), 32, 1024))
@@ -447,9 +456,7 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
         X = validate_data(self, as_table(X), reset=False, skip_check_array=True)
         n = _num_samples(X)
         batch = self.net_.iterator_valid__batch_size
-        # Whole batches per chunk, so that no chunk ends in a ragged batch.
-        chunk_rows = max(PREDICT_CHUNK_VALUES // max(self.n_features_in_, 1), batch)
-        chunk_rows -= chunk_rows % batch
+        chunk_rows = predict_chunk_rows(self.n_features_in_, batch)
         outputs = []
         for start in range(0, max(n, 1), chunk_rows):
             chunk = _safe_indexing(X, slice(start, start + chunk_rows))

@@ -16,6 +16,15 @@ def make_scaler(kind: str, numeric: np.ndarray):
     return _Quantile(numeric)
 
 
+#: sklearn's margin around the outermost quantiles (its ``BOUNDS_THRESHOLD``),
+#: and the normal values it clips to, so that no output is infinite.
+_BOUNDS_THRESHOLD = 1e-7
+_NORMAL_CLIP = (
+    float(ndtri(_BOUNDS_THRESHOLD - np.spacing(1))),
+    float(ndtri(1 - (_BOUNDS_THRESHOLD - np.spacing(1)))),
+)
+
+
 class _Identity:
     def __call__(self, values: np.ndarray) -> np.ndarray:
         return values
@@ -55,9 +64,6 @@ class _Quantile:
     input, by ``tracemalloc``).
     """
 
-    #: sklearn's margin around the outermost quantiles (``BOUNDS_THRESHOLD``).
-    bounds_threshold = 1e-7
-
     def __init__(self, values: np.ndarray):
         self.observed = ~np.isnan(values).all(axis=0)
         self.transformer = QuantileTransformer(
@@ -67,21 +73,6 @@ class _Quantile:
         )
         if self.observed.any():
             self.transformer.fit(values[:, self.observed])
-        self._set_transform_constants()
-
-    def _set_transform_constants(self) -> None:
-        """Which columns have tied quantiles, and the clip of the output."""
-        if self.observed.any():
-            quantiles = self.transformer.quantiles_
-            self.tied = (np.diff(quantiles, axis=0) <= 0).any(axis=0)
-        eps = self.bounds_threshold - np.spacing(1)
-        self.clip = (float(ndtri(eps)), float(ndtri(1 - eps)))
-
-    def __setstate__(self, state: dict) -> None:
-        # Models pickled before these constants existed derive them on load.
-        self.__dict__.update(state)
-        if "clip" not in state:
-            self._set_transform_constants()
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
         out = np.full(values.shape, np.nan)
@@ -93,12 +84,12 @@ class _Quantile:
         for k, j in enumerate(np.flatnonzero(self.observed)):
             x, q = values[:, j], quantiles[:, k]
             u = np.interp(x, q, references)  # NaN stays NaN
-            if self.tied[k]:  # the mean of both directions, as sklearn's
+            if (q[1:] <= q[:-1]).any():  # tied quantiles: both directions' mean
                 u -= np.interp(-x, -q[::-1], -references[::-1])
                 u *= 0.5
             with np.errstate(invalid="ignore"):  # NaN compares False
-                u[x + self.bounds_threshold > q[-1]] = 1.0
-                u[x - self.bounds_threshold < q[0]] = 0.0
+                u[x + _BOUNDS_THRESHOLD > q[-1]] = 1.0
+                u[x - _BOUNDS_THRESHOLD < q[0]] = 0.0
             out[:, j] = u
         ndtri(out, out=out)
-        return np.clip(out, *self.clip, out=out)
+        return np.clip(out, *_NORMAL_CLIP, out=out)
