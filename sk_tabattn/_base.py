@@ -96,6 +96,7 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
         "kernel_size": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "pooling": [StrOptions({"mean", "attention"})],
+        "feature_readout": ["boolean"],
         "streams": [None, StrOptions({"dtype"}), list],
         "fusion": [StrOptions({"sum", "scalar", "softmax", "adaptive"})],
         **TabularEncoder._parameter_constraints,
@@ -121,7 +122,7 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
     def __init__(
         self,
         *,
-        attention="multihead",
+        attention="self",
         n_heads=4,
         attention_position="after",
         attention_dim=16,
@@ -130,6 +131,7 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
         kernel_size=3,
         dropout=0.1,
         pooling="attention",
+        feature_readout=True,
         streams=None,
         fusion="softmax",
         categorical_features="from_dtype",
@@ -160,6 +162,7 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
         self.kernel_size = kernel_size
         self.dropout = dropout
         self.pooling = pooling
+        self.feature_readout = feature_readout
         self.streams = streams
         self.fusion = fusion
         self.categorical_features = categorical_features
@@ -421,6 +424,7 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
             module__kernel_size=self.kernel_size,
             module__dropout=self.dropout,
             module__pooling=self.pooling,
+            module__feature_readout=self.feature_readout,
             module__fusion=self.fusion,
             module__numeric_embedding=self.numeric_embedding,
             criterion=self._criterion,

@@ -1,7 +1,7 @@
 """Docstring fragments shared by the two estimators."""
 
 PARAMETERS = """\
-    attention : {"none", "self", "multihead", "se", "mha", "row"}, default="multihead"
+    attention : {"none", "self", "multihead", "se", "mha", "row"}, default="self"
         Attention block, by name (any key of
         ``sk_tabattn.nn.ATTENTION_BLOCKS``). ``"none"`` is the plain 1D-CNN;
         ``"self"`` single-head and ``"multihead"`` multi-head dot-product
@@ -29,6 +29,12 @@ PARAMETERS = """\
     pooling : {"mean", "attention"}, default="attention"
         How the feature positions are pooled into one vector: their mean, or
         a learned softmax weighting.
+    feature_readout : bool, default=True
+        Whether the head also reads one learned number per feature from the
+        last block (a dot product of each feature's channels with learned
+        weights), beside the pooled vector. Pooling averages the features
+        away; the readout keeps which feature holds what, so the head
+        contains an MLP over the features.
     streams : None, "dtype" or list of list of str or int, default=None
         Feature streams, each with its own conv and attention branch. ``None``:
         one stream. ``"dtype"``: numeric and categorical columns as two streams.

@@ -23,7 +23,9 @@ positions then passes that share back to its inputs:
 
 Blocks that do not mix positions (``se``, ``row``, ``none``) pass the flow
 unchanged, and streams are weighted by their fusion weights. Each row sums to
-1 over the columns.
+1 over the columns. With ``feature_readout=True`` the head also reads every
+position through fixed learned weights (not attention); the rollout follows
+the pooled vector only, while the attribution below covers both paths.
 
 **Feature attribution** (``Explanation.feature_attribution``): how much each
 column moved this prediction. *Integrated gradients* (Sundararajan et al.,

@@ -355,6 +355,27 @@ def test_periodic_numeric_embedding_fits_and_predicts(Est, mixed_frame, tiny_par
     assert linear.net_.module_.tokenizer.numeric_embedding == "linear"
 
 
+@pytest.mark.parametrize("Est", [AttentionCNNClassifier, AttentionCNNRegressor])
+@pytest.mark.parametrize("streams", [None, "dtype"])
+def test_feature_readout_fits_predicts_and_explains(
+    Est, streams, mixed_frame, tiny_params
+):
+    X, y = mixed_frame
+    if Est is AttentionCNNRegressor:
+        y = X["income"].to_numpy()
+        X = X.drop(columns="income")
+    est = Est(feature_readout=True, streams=streams, **tiny_params).fit(X, y)
+    module = est.net_.module_
+    assert module.readout_proj.in_features == X.shape[1]
+    assert all(b.readout is not None for b in module.branches)
+    out = est.predict(X) if Est is AttentionCNNRegressor else est.predict_proba(X)
+    assert len(out) == len(X) and np.isfinite(out).all()
+    assert np.isfinite(est.feature_importances_).all()
+    plain = Est(feature_readout=False, streams=streams, **tiny_params).fit(X, y)
+    assert plain.net_.module_.readout_proj is None
+    assert all(b.readout is None for b in plain.net_.module_.branches)
+
+
 def test_compile_runs_full_training_batches_through_the_compiled_module(
     numeric_data, tiny_params, monkeypatch
 ):

@@ -219,3 +219,26 @@ def test_unknown_numeric_embedding_is_refused():
         FeatureTokenizer(
             n_numeric=1, cardinalities=[], d_token=4, numeric_embedding="x"
         )
+
+
+@pytest.mark.parametrize("streams", [None, [[0, 1, 2], [3, 4]]])
+def test_feature_readout_adds_one_number_per_position_to_the_hidden_layer(streams):
+    torch.manual_seed(0)
+    net = _net("multihead", streams=streams, feature_readout=True).eval()
+    lengths = [5] if streams is None else [3, 2]
+    assert [b.readout.weight.shape for b in net.branches] == [(8, n) for n in lengths]
+    assert net.readout_proj.in_features == 5
+    x_num, x_cat = _inputs()
+    out = net(x_num, x_cat)
+    out.sum().backward()
+    assert all(b.readout.weight.grad.abs().sum() > 0 for b in net.branches)
+    assert net.readout_proj.weight.grad.abs().sum() > 0
+    # The readout enters the hidden layer and nothing else: without its
+    # projection, the network computes what one without a readout does.
+    plain = _net("multihead", streams=streams).eval()
+    missing, unexpected = plain.load_state_dict(net.state_dict(), strict=False)
+    assert not missing and unexpected
+    with torch.no_grad():
+        assert not torch.allclose(out, plain(x_num, x_cat))
+        net.readout_proj.weight.zero_()
+        torch.testing.assert_close(net(x_num, x_cat), plain(x_num, x_cat))

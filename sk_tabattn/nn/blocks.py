@@ -149,6 +149,35 @@ class AttentionPool(nn.Module):
         return self.pool(h)[0]
 
 
+class FeatureReadout(nn.Module):
+    """One learned linear summary per position: ``(batch, C, L) -> (batch, L)``.
+
+    Pooling averages the positions away, so the head cannot tell which
+    feature holds what; this readout gives it one number per feature (a
+    per-position dot product with the normalised channels), so the head
+    contains an MLP over the features, as a plain tabular MLP is.
+
+    Parameters
+    ----------
+    channels : int
+        Number of channels.
+    n_positions : int
+        Number of positions.
+    """
+
+    def __init__(self, *, channels: int, n_positions: int):
+        super().__init__()
+        # No affine part: the readout weights scale every channel already.
+        self.norm = nn.GroupNorm(1, channels, affine=False)
+        self.weight = nn.Parameter(torch.empty(channels, n_positions))
+        bound = channels**-0.5
+        nn.init.uniform_(self.weight, -bound, bound)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        """Return ``(batch_size, n_positions)``."""
+        return (self.norm(h) * self.weight).sum(dim=1)
+
+
 def make_pooling(name: str, channels: int) -> MeanPool | AttentionPool:
     """Build the pooling named ``name`` (``"mean"`` or ``"attention"``)."""
     if name == "mean":

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from .attention import ATTENTION_BLOCKS
-from .blocks import ConvBlock, ResidualAttention, make_pooling
+from .blocks import ConvBlock, FeatureReadout, ResidualAttention, make_pooling
 from .fusion import StreamFusion
 from .tokenizer import FeatureTokenizer
 
@@ -24,7 +24,7 @@ class StreamBranch(nn.Module):
     positions : sequence of int
         Token positions of this stream.
     attention, attention_position, n_heads, attention_dim, d_token, n_blocks,
-    kernel_size, dropout, pooling
+    kernel_size, dropout, pooling, feature_readout
         As in :class:`AttentionCNN`.
     """
 
@@ -41,6 +41,7 @@ class StreamBranch(nn.Module):
         kernel_size: int,
         dropout: float,
         pooling: str,
+        feature_readout: bool = False,
     ):
         super().__init__()
         positions = list(positions)
@@ -70,11 +71,19 @@ class StreamBranch(nn.Module):
             for _ in range(n_attention)
         )
         self.pool = make_pooling(pooling, d_token)
+        self.readout = (
+            FeatureReadout(channels=d_token, n_positions=len(positions))
+            if feature_readout
+            else None
+        )
 
-    def branch(self, tokens: torch.Tensor) -> tuple[torch.Tensor, dict]:
-        """Return the pooled ``(batch_size, d_token)`` tensor and the weights.
+    def branch(
+        self, tokens: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
+        """Return the pooled ``(batch, d_token)`` tensor, the readout, the weights.
 
-        ``tokens`` is ``(batch_size, n_features, d_token)`` (all streams).
+        ``tokens`` is ``(batch_size, n_features, d_token)`` (all streams); the
+        readout is ``(batch_size, n_positions)``, or None without one.
         """
         if self.positions.numel() != tokens.shape[1] or not self.in_order:
             tokens = tokens.index_select(1, self.positions)
@@ -99,7 +108,8 @@ class StreamBranch(nn.Module):
         if self.attention_position == "after":
             h = attend(h)
         z, pool_weights = self.pool.pool(h)
-        return z, {"attention": weights, "pooling": pool_weights}
+        readout = None if self.readout is None else self.readout(h)
+        return z, readout, {"attention": weights, "pooling": pool_weights}
 
 
 class AttentionCNN(nn.Module):
@@ -143,6 +153,10 @@ class AttentionCNN(nn.Module):
         How streams are merged (ignored with one stream).
     numeric_embedding : {"linear", "periodic"}, default="linear"
         How numeric values become tokens (see :class:`FeatureTokenizer`).
+    feature_readout : bool, default=False
+        Whether the head also reads one learned number per feature position
+        of the last block (see :class:`FeatureReadout`), added to its hidden
+        layer beside the pooled vector.
 
     Notes
     -----
@@ -169,6 +183,7 @@ class AttentionCNN(nn.Module):
         pooling: str = "attention",
         fusion: str = "softmax",
         numeric_embedding: str = "linear",
+        feature_readout: bool = False,
     ):
         super().__init__()
         n_features = n_numeric + len(cardinalities)
@@ -192,6 +207,7 @@ class AttentionCNN(nn.Module):
                 kernel_size=kernel_size,
                 dropout=dropout,
                 pooling=pooling,
+                feature_readout=feature_readout,
             )
             for positions in streams
         )
@@ -207,6 +223,11 @@ class AttentionCNN(nn.Module):
             nn.Dropout(dropout),
             nn.Linear(2 * d_token, n_outputs),
         )
+        # The readouts of all streams enter the head's hidden layer.
+        n_read = sum(len(p) for p in streams)
+        self.readout_proj = (
+            nn.Linear(n_read, 2 * d_token, bias=False) if feature_readout else None
+        )
 
     def explain_forward(
         self, x_num: torch.Tensor, x_cat: torch.Tensor
@@ -217,14 +238,22 @@ class AttentionCNN(nn.Module):
         "pooling" weights], "fusion": weights or None}``.
         """
         tokens = self.tokenizer(x_num, x_cat)
-        pooled, stream_weights = zip(
+        pooled, readouts, stream_weights = zip(
             *(b.branch(tokens) for b in self.branches), strict=True
         )
         if self.fusion is None:
             z, fusion_weights = pooled[0], None
         else:
             z, fusion_weights = self.fusion.fuse(list(pooled))
-        return self.head(z), {"streams": list(stream_weights), "fusion": fusion_weights}
+        if self.readout_proj is None:
+            out = self.head(z)
+        else:
+            norm, hidden, *rest = self.head
+            read = readouts[0] if len(readouts) == 1 else torch.cat(readouts, dim=1)
+            out = hidden(norm(z)) + self.readout_proj(read)
+            for layer in rest:
+                out = layer(out)
+        return out, {"streams": list(stream_weights), "fusion": fusion_weights}
 
     def forward(self, x_num: torch.Tensor, x_cat: torch.Tensor) -> torch.Tensor:
         """Return ``(batch_size, n_outputs)``."""
