@@ -41,7 +41,7 @@ from .nn import ATTENTION_BLOCKS, AttentionCNN
 #: Activation floats one inference batch may hold (8 MiB). Batches that stay
 #: in the CPU caches predict fastest, and a wide table's attention maps cannot
 #: blow up memory. Measured on 2 cores (rows/s of the network alone, batch
-#: sizes 64-1024): the default ``multihead`` peaks at 512 rows on 20 columns
+#: sizes 64-1024): ``multihead`` peaks at 512 rows on 20 columns
 #: (99k rows/s vs 83k at 256 and 59k at 1024) and at 128 on 64 or more, while
 #: ``self`` and ``none`` gain up to 1024; this budget picks those sizes.
 INFERENCE_BATCH_FLOATS = 2**21

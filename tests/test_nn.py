@@ -235,7 +235,7 @@ def test_feature_readout_adds_one_number_per_position_to_the_hidden_layer(stream
     assert net.readout_proj.weight.grad.abs().sum() > 0
     # The readout enters the hidden layer and nothing else: without its
     # projection, the network computes what one without a readout does.
-    plain = _net("multihead", streams=streams).eval()
+    plain = _net("multihead", streams=streams, feature_readout=False).eval()
     missing, unexpected = plain.load_state_dict(net.state_dict(), strict=False)
     assert not missing and unexpected
     with torch.no_grad():

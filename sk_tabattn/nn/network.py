@@ -131,7 +131,7 @@ class AttentionCNN(nn.Module):
     streams : sequence of sequence of int or None, default=None
         Token positions of each feature stream; ``None`` means one stream of
         all features. Numeric tokens come first, then categorical ones.
-    attention : str, default="multihead"
+    attention : str, default="self"
         Name of a block in ``ATTENTION_BLOCKS``.
     attention_position : {"before", "after", "each"}, default="after"
         Attention on the raw tokens, after the last conv block, or after each.
@@ -153,7 +153,7 @@ class AttentionCNN(nn.Module):
         How streams are merged (ignored with one stream).
     numeric_embedding : {"linear", "periodic"}, default="linear"
         How numeric values become tokens (see :class:`FeatureTokenizer`).
-    feature_readout : bool, default=False
+    feature_readout : bool, default=True
         Whether the head also reads one learned number per feature position
         of the last block (see :class:`FeatureReadout`), added to its hidden
         layer beside the pooled vector.
@@ -172,7 +172,7 @@ class AttentionCNN(nn.Module):
         cardinalities: Sequence[int],
         n_outputs: int,
         streams: Sequence[Sequence[int]] | None = None,
-        attention: str = "multihead",
+        attention: str = "self",
         attention_position: str = "after",
         n_heads: int = 4,
         attention_dim: int = 16,
@@ -183,7 +183,7 @@ class AttentionCNN(nn.Module):
         pooling: str = "attention",
         fusion: str = "softmax",
         numeric_embedding: str = "linear",
-        feature_readout: bool = False,
+        feature_readout: bool = True,
     ):
         super().__init__()
         n_features = n_numeric + len(cardinalities)
