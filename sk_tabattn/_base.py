@@ -184,6 +184,15 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
         self.verbose = verbose
         self.callbacks = callbacks
 
+    #: Parameters added after the first models were pickled, with the value
+    #: those models were trained with; unpickling fills them in.
+    _added_parameters: dict = {"feature_readout": False}
+
+    def __setstate__(self, state: dict) -> None:
+        for name, value in self._added_parameters.items():
+            state.setdefault(name, value)
+        super().__setstate__(state)
+
     # -- hooks for the subclasses ---------------------------------------------------
     _net_class: type
     _criterion: type

@@ -64,6 +64,10 @@ class AttentionCNNClassifier(ClassifierMixin, _BaseAttentionCNN):  # noqa: D101
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
     }
+    _added_parameters: dict = {
+        **_BaseAttentionCNN._added_parameters,
+        "label_smoothing": 0.0,
+    }
     _net_class = TabularNetClassifier
     _criterion = torch.nn.CrossEntropyLoss
 

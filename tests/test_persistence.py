@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import joblib
 import numpy as np
 import pytest
 
-from sk_tabattn import AttentionCNNClassifier, load, persistence, save
+from sk_tabattn import (
+    AttentionCNNClassifier,
+    AttentionCNNRegressor,
+    load,
+    persistence,
+    save,
+)
 
 
 @pytest.fixture
@@ -40,3 +49,23 @@ def test_load_reads_a_plain_joblib_file(fitted, tmp_path):
     path = tmp_path / "plain.joblib"
     joblib.dump(model, path)
     np.testing.assert_array_equal(load(path).predict(X), model.predict(X))
+
+
+@pytest.mark.parametrize("Est", [AttentionCNNClassifier, AttentionCNNRegressor])
+def test_a_model_pickled_before_the_later_parameters_still_loads(
+    Est, numeric_data, tiny_params
+):
+    X, y = numeric_data
+    est = Est(**tiny_params, feature_readout=False).fit(X, y)
+    # What such a pickle holds: none of the later parameters, and no readout
+    # among the network's submodules.
+    old = copy.deepcopy(est)
+    for name in Est._added_parameters:
+        del old.__dict__[name]
+    module = old.net_.module_
+    del module.__dict__["readout_proj"]  # None submodules are plain attributes
+    for branch in module.branches:
+        del branch.__dict__["readout"]
+    loaded = pickle.loads(pickle.dumps(old))
+    np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
+    assert loaded.get_params() == est.get_params()

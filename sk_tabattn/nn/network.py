@@ -77,6 +77,13 @@ class StreamBranch(nn.Module):
             else None
         )
 
+    def __setstate__(self, state: dict) -> None:
+        # Branches pickled before the feature readout existed have none. A
+        # None submodule is a plain attribute; a module lives in _modules.
+        if "readout" not in state["_modules"]:
+            state.setdefault("readout", None)
+        super().__setstate__(state)
+
     def branch(
         self, tokens: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
@@ -228,6 +235,12 @@ class AttentionCNN(nn.Module):
         self.readout_proj = (
             nn.Linear(n_read, 2 * d_token, bias=False) if feature_readout else None
         )
+
+    def __setstate__(self, state: dict) -> None:
+        # Networks pickled before the feature readout existed have none.
+        if "readout_proj" not in state["_modules"]:
+            state.setdefault("readout_proj", None)
+        super().__setstate__(state)
 
     def explain_forward(
         self, x_num: torch.Tensor, x_cat: torch.Tensor
