@@ -16,6 +16,18 @@ from .tokenizer import FeatureTokenizer
 PositionName = Literal["before", "after", "each"]
 
 
+def _without_readout_if_missing(state: dict, name: str) -> dict:
+    """Pickled state of a module saved before the feature readout existed.
+
+    Such modules have no ``name``: it becomes None, as a module built with
+    ``feature_readout=False`` holds it (a None submodule is a plain
+    attribute; a real one lives in ``_modules`` and is left alone).
+    """
+    if name not in state["_modules"]:
+        state.setdefault(name, None)
+    return state
+
+
 class StreamBranch(nn.Module):
     """Conv blocks with attention, then pooling, over one stream's tokens.
 
@@ -41,7 +53,7 @@ class StreamBranch(nn.Module):
         kernel_size: int,
         dropout: float,
         pooling: str,
-        feature_readout: bool = False,
+        feature_readout: bool,
     ):
         super().__init__()
         positions = list(positions)
@@ -78,11 +90,7 @@ class StreamBranch(nn.Module):
         )
 
     def __setstate__(self, state: dict) -> None:
-        # Branches pickled before the feature readout existed have none. A
-        # None submodule is a plain attribute; a module lives in _modules.
-        if "readout" not in state["_modules"]:
-            state.setdefault("readout", None)
-        super().__setstate__(state)
+        super().__setstate__(_without_readout_if_missing(state, "readout"))
 
     def branch(
         self, tokens: torch.Tensor
@@ -237,10 +245,7 @@ class AttentionCNN(nn.Module):
         )
 
     def __setstate__(self, state: dict) -> None:
-        # Networks pickled before the feature readout existed have none.
-        if "readout_proj" not in state["_modules"]:
-            state.setdefault("readout_proj", None)
-        super().__setstate__(state)
+        super().__setstate__(_without_readout_if_missing(state, "readout_proj"))
 
     def explain_forward(
         self, x_num: torch.Tensor, x_cat: torch.Tensor
