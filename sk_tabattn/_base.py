@@ -32,7 +32,7 @@ from ._validation import (
     validate_data,
     warn,
 )
-from .callbacks import early_stopping_callback, lr_schedule_callback
+from .callbacks import WeightAverage, early_stopping_callback, lr_schedule_callback
 from .data import TabularDataset, TensorBatchIterator
 from .encoding import EncodedTable, TabularEncoder
 from .explain import Explanation, explain, feature_importances
@@ -48,6 +48,8 @@ INFERENCE_BATCH_FLOATS = 2**21
 #: Input values encoded at a time in predict: the encoding's float64
 #: intermediates of one chunk are a few MB, not a multiple of the whole input.
 PREDICT_CHUNK_VALUES = 2**19
+#: Time constant of ``average_weights``' moving average, in epochs.
+WEIGHT_AVERAGE_EPOCHS = 1.0
 
 
 def inference_batch_size(
@@ -104,6 +106,7 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "lr_schedule": [StrOptions({"cosine", "constant"})],
+        "average_weights": ["boolean"],
         "batch_size": [
             Interval(Integral, 1, None, closed="left"),
             StrOptions({"auto"}),
@@ -142,6 +145,7 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
         lr=1e-3,
         weight_decay=1e-4,
         lr_schedule="cosine",
+        average_weights=True,
         batch_size="auto",
         max_epochs=100,
         early_stopping=True,
@@ -173,6 +177,7 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
         self.lr = lr
         self.weight_decay = weight_decay
         self.lr_schedule = lr_schedule
+        self.average_weights = average_weights
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.early_stopping = early_stopping
@@ -186,7 +191,7 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
 
     #: Parameters added after the first models were pickled, with the value
     #: those models were trained with; unpickling fills them in.
-    _added_parameters: dict = {"feature_readout": False}
+    _added_parameters: dict = {"feature_readout": False, "average_weights": False}
 
     def __setstate__(self, state: dict) -> None:
         for name, value in self._added_parameters.items():
@@ -418,6 +423,10 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
         if self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar()))
         callbacks += copy.deepcopy(self.callbacks or [])
+        if self.average_weights:
+            # Last, so that every end-of-epoch callback sees the validated average.
+            average = WeightAverage(steps_per_epoch, WEIGHT_AVERAGE_EPOCHS)
+            callbacks.append(("weight_average", average))
         net = self._net_class(
             module=AttentionCNN,
             module__n_numeric=len(encoder.numeric_columns_),

@@ -63,6 +63,11 @@ PARAMETERS = """\
         AdamW's decoupled weight decay.
     lr_schedule : {"cosine", "constant"}, default="cosine"
         Linear warm-up, then cosine decay over ``max_epochs`` or a constant rate.
+    average_weights : bool, default=True
+        Validate, keep and predict with an exponential moving average of the
+        weights over about the last epoch of optimizer steps, not the weights
+        of the last step: ``valid_loss`` in ``history_`` is the average's, and
+        early stopping restores the best average.
     batch_size : int or "auto", default="auto"
         Rows per batch. ``"auto"``: a power of two near ``4 * sqrt(n_train)``,
         between 32 and 1024.

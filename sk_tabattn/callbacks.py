@@ -1,11 +1,15 @@
-"""The training callbacks sk_tabattn adds to skorch's: LR schedule, early stopping."""
+"""The training callbacks sk_tabattn adds to skorch's.
+
+A learning-rate schedule, early stopping, and a moving average of the weights.
+"""
 
 from __future__ import annotations
 
 import math
 
 import torch
-from skorch.callbacks import EarlyStopping, LRScheduler
+from skorch.callbacks import Callback, EarlyStopping, LRScheduler
+from torch.optim.swa_utils import get_ema_multi_avg_fn
 
 
 class WarmupCosine:
@@ -76,4 +80,111 @@ def early_stopping_callback(patience: int) -> EarlyStopping:
     """
     return EarlyStopping(
         monitor="valid_loss", patience=patience, threshold=1e-4, load_best=True
+    )
+
+
+class WeightAverage(Callback):
+    """Validate, keep and predict with a moving average of the weights.
+
+    An exponential moving average of the parameters over about the last
+    ``span_epochs`` epochs of optimizer steps smooths the noise of the last
+    steps, which on small tables moves the validation loss, and the epoch
+    early stopping picks, from epoch to epoch. Every epoch's validation runs
+    on the averaged weights, so ``valid_loss`` and the weights early stopping
+    restores are the average's; training continues from the raw weights.
+    Without validation the final average is kept. Buffers (the running
+    statistics of ``attention="row"``) are not averaged: the raw model's serve.
+
+    Listed after every other callback: those that act at the end of an epoch
+    (early stopping, checkpoints) see the averaged weights that were validated.
+
+    Parameters
+    ----------
+    steps_per_epoch : int
+        Optimizer steps of one epoch.
+    span_epochs : float, default=1.0
+        Time constant of the average, in epochs: each step moves it by
+        ``1 / (span_epochs * steps_per_epoch)`` of the way to the weights.
+    """
+
+    def __init__(self, steps_per_epoch: int, span_epochs: float = 1.0):
+        self.steps_per_epoch = steps_per_epoch
+        self.span_epochs = span_epochs
+
+    def initialize(self):
+        """Forget the average and the held raw weights."""
+        self._forget()
+        return self
+
+    def _forget(self):
+        self.average_ = self.params_ = self.raw_weights_ = self.update_ = None
+
+    def __getstate__(self):
+        # The average only lives during fit; pickling it would double a model.
+        state = self.__dict__.copy()
+        state["average_"] = state["params_"] = state["raw_weights_"] = None
+        state["update_"] = None  # a closure
+        return state
+
+    def on_train_begin(self, net, **kwargs):
+        """Prepare the average; the first step's weights start it."""
+        self._forget()
+        decay = 1.0 - 1.0 / max(self.span_epochs * self.steps_per_epoch, 1.0)
+        # torch's EMA update (one foreach lerp over all tensors), called
+        # directly: AveragedModel.update_parameters wraps it in per-tensor
+        # Python work that took 1.3 ms a step on our network, against 0.1 ms.
+        self.update_ = get_ema_multi_avg_fn(decay)
+        self.params_ = [p.detach() for p in net.module_.parameters()]
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        """Move the average towards the weights after each optimizer step."""
+        if not training:
+            return
+        if self.average_ is None:
+            self.average_ = [p.clone() for p in self.params_]
+        else:
+            self.update_(self.average_, self.params_, None)
+
+    @torch.no_grad()
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        """On the first validation batch of an epoch, swap the average in."""
+        if training or self.raw_weights_ is not None or self.average_ is None:
+            return
+        self.raw_weights_ = [p.clone() for p in self.params_]
+        for p, a in zip(self.params_, self.average_, strict=True):
+            p.copy_(a)
+
+    @torch.no_grad()
+    def on_epoch_end(self, net, **kwargs):
+        """Swap the raw weights back in, to train on."""
+        if self.raw_weights_ is None:
+            return
+        for p, r in zip(self.params_, self.raw_weights_, strict=True):
+            p.copy_(r)
+        self.raw_weights_ = None
+
+    @torch.no_grad()
+    def on_train_end(self, net, **kwargs):
+        """Leave the averaged weights that were validated best in the module."""
+        if self.raw_weights_ is None and self.average_ is not None:
+            # Early stopping did not end an epoch (which leaves the best
+            # average restored): no validation, or the last average was best.
+            if not _best_weights_restored(net):
+                for p, a in zip(self.params_, self.average_, strict=True):
+                    p.copy_(a)
+        self._forget()
+
+
+def _best_weights_restored(net) -> bool:
+    """Whether an EarlyStopping callback of ``net`` loaded an earlier epoch's weights.
+
+    The condition of skorch's ``EarlyStopping.on_train_end``.
+    """
+    last_epoch = net.history[-1, "epoch"]
+    return any(
+        cb.load_best
+        and cb.best_model_weights_ is not None
+        and cb.best_epoch_ != last_epoch
+        for _, cb in net.callbacks_
+        if isinstance(cb, EarlyStopping)
     )

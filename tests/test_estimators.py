@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone
+from skorch.callbacks import Callback
 
 import sk_tabattn._base as base
 from sk_tabattn import (
@@ -184,12 +185,18 @@ def test_training_on_two_rows_warns_and_skips_early_stopping(tiny_params):
     assert "valid_loss" not in clf.history_[-1]
 
 
-def test_early_stopping_stops_and_restores_the_best_weights(tiny_params):
+@pytest.fixture
+def noise_with_early_stopping(tiny_params):
+    """Pure noise, on which the validation loss soon rises, and early stopping."""
     rng = np.random.RandomState(0)
     X = rng.normal(size=(200, 5))
-    y = rng.randint(0, 2, 200)  # pure noise: the validation loss soon rises
+    y = rng.randint(0, 2, 200)
     params = {**tiny_params, "early_stopping": True, "patience": 3, "max_epochs": 60}
-    params["lr"] = 1e-2
+    return X, y, {**params, "lr": 1e-2}
+
+
+def test_early_stopping_stops_and_restores_the_best_weights(noise_with_early_stopping):
+    X, y, params = noise_with_early_stopping
     clf = AttentionCNNClassifier(**params).fit(X, y)
     valid_losses = clf.history_[:, "valid_loss"]
     assert len(valid_losses) < 60
@@ -198,6 +205,85 @@ def test_early_stopping_stops_and_restores_the_best_weights(tiny_params):
     assert stopper.best_epoch_ == best
     for name, value in clf.net_.module_.state_dict().items():
         torch.testing.assert_close(value, stopper.best_model_weights_[name])
+
+
+class _WeightRecorder(Callback):
+    """Copies of the weights after every training step and at every epoch's end.
+
+    A user callback runs before ``weight_average`` (which is listed last): at
+    a step's end it sees the raw weights the average moves towards, at an
+    epoch's end the average that was validated.
+    """
+
+    def initialize(self):
+        self.steps, self.epochs = [], []
+        return self
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training:
+            self.steps.append([p.detach().clone() for p in net.module_.parameters()])
+
+    def on_epoch_end(self, net, **kwargs):
+        self.epochs.append([p.detach().clone() for p in net.module_.parameters()])
+
+
+def _fit_recorded(params, X, y):
+    clf = AttentionCNNClassifier(
+        **params, callbacks=[("recorder", _WeightRecorder())]
+    ).fit(X, y)
+    callbacks = dict(clf.net_.callbacks_)
+    return clf, callbacks["recorder"], callbacks.get("weight_average")
+
+
+def _assert_weights_equal(module, weights):
+    for p, w in zip(module.parameters(), weights, strict=True):
+        torch.testing.assert_close(p.detach(), w, rtol=0, atol=0)
+
+
+def test_without_validation_the_model_keeps_the_moving_average(
+    numeric_data, tiny_params
+):
+    X, y = numeric_data
+    clf, recorder, averager = _fit_recorded(tiny_params, X, y)
+    decay = 1 - 1 / averager.steps_per_epoch  # a time constant of one epoch
+    expected = recorder.steps[0]
+    for weights in recorder.steps[1:]:
+        expected = [
+            a * decay + w * (1 - decay) for a, w in zip(expected, weights, strict=True)
+        ]
+    for p, e in zip(clf.net_.module_.parameters(), expected, strict=True):
+        torch.testing.assert_close(p.detach(), e)
+    module, last = clf.net_.module_, recorder.steps[-1]
+    assert not all(
+        torch.equal(p, raw) for p, raw in zip(module.parameters(), last, strict=True)
+    )
+    # Without the average, the last step's weights are kept.
+    plain, recorder, _ = _fit_recorded({**tiny_params, "average_weights": False}, X, y)
+    _assert_weights_equal(plain.net_.module_, recorder.steps[-1])
+
+
+def test_early_stopping_validates_and_restores_the_moving_average(
+    noise_with_early_stopping,
+):
+    X, y, params = noise_with_early_stopping
+    clf, recorder, averager = _fit_recorded(params, X, y)
+    best = int(np.argmin(clf.history_[:, "valid_loss"]))
+    assert best + 1 < len(clf.history_)  # an earlier epoch was restored
+    _assert_weights_equal(clf.net_.module_, recorder.epochs[best])
+    # ... which is the average at that epoch, not its last step's raw weights.
+    raw = recorder.steps[(best + 1) * averager.steps_per_epoch - 1]
+    averaged = recorder.epochs[best]
+    assert not all(torch.equal(a, r) for a, r in zip(averaged, raw, strict=True))
+    # Training itself runs on the raw weights: its losses are those of a fit
+    # without the average, and only the validation losses differ.
+    plain = AttentionCNNClassifier(**params, average_weights=False).fit(X, y)
+    n = min(len(plain.history_), len(clf.history_))
+    np.testing.assert_array_equal(
+        clf.history_[:n, "train_loss"], plain.history_[:n, "train_loss"]
+    )
+    assert not np.allclose(
+        clf.history_[:n, "valid_loss"], plain.history_[:n, "valid_loss"]
+    )
 
 
 def test_early_stopping_split_is_stratified(tiny_params):

@@ -56,7 +56,7 @@ def test_a_model_pickled_before_the_later_parameters_still_loads(
     Est, numeric_data, tiny_params
 ):
     X, y = numeric_data
-    est = Est(**tiny_params, feature_readout=False).fit(X, y)
+    est = Est(**tiny_params, **Est._added_parameters).fit(X, y)
     # What such a pickle holds: none of the later parameters, and no readout
     # among the network's submodules.
     old = copy.deepcopy(est)
