@@ -95,8 +95,9 @@ class WeightAverage(Callback):
     Without validation the final average is kept. Buffers (the running
     statistics of ``attention="row"``) are not averaged: the raw model's serve.
 
-    Listed after every other callback: those that act at the end of an epoch
-    (early stopping, checkpoints) see the averaged weights that were validated.
+    Listed after every other callback, so that those that act at the end of
+    an epoch or of training (early stopping, checkpoints) see the averaged
+    weights that were validated.
 
     Parameters
     ----------
@@ -111,24 +112,21 @@ class WeightAverage(Callback):
         self.steps_per_epoch = steps_per_epoch
         self.span_epochs = span_epochs
 
+    #: What only lives during fit (the closure ``update_`` cannot be pickled,
+    #: and pickling the average would double a model's size).
+    _fit_state = ("average_", "params_", "raw_weights_", "update_")
+
     def initialize(self):
         """Forget the average and the held raw weights."""
-        self._forget()
+        self.__dict__.update(dict.fromkeys(self._fit_state))
         return self
 
-    def _forget(self):
-        self.average_ = self.params_ = self.raw_weights_ = self.update_ = None
-
     def __getstate__(self):
-        # The average only lives during fit; pickling it would double a model.
-        state = self.__dict__.copy()
-        state["average_"] = state["params_"] = state["raw_weights_"] = None
-        state["update_"] = None  # a closure
-        return state
+        return {**self.__dict__, **dict.fromkeys(self._fit_state)}
 
     def on_train_begin(self, net, **kwargs):
         """Prepare the average; the first step's weights start it."""
-        self._forget()
+        self.initialize()
         decay = 1.0 - 1.0 / max(self.span_epochs * self.steps_per_epoch, 1.0)
         # torch's EMA update (one foreach lerp over all tensors), called
         # directly: AveragedModel.update_parameters wraps it in per-tensor
@@ -155,8 +153,13 @@ class WeightAverage(Callback):
             p.copy_(a)
 
     @torch.no_grad()
-    def on_epoch_end(self, net, **kwargs):
-        """Swap the raw weights back in, to train on."""
+    def on_epoch_begin(self, net, **kwargs):
+        """Swap the raw weights back in, to train on.
+
+        Not at the end of the previous epoch: then the average stays in the
+        module whenever training ends, for early stopping to keep or replace
+        with the best one it saved.
+        """
         if self.raw_weights_ is None:
             return
         for p, r in zip(self.params_, self.raw_weights_, strict=True):
@@ -165,26 +168,8 @@ class WeightAverage(Callback):
 
     @torch.no_grad()
     def on_train_end(self, net, **kwargs):
-        """Leave the averaged weights that were validated best in the module."""
+        """Without validation, keep the final average."""
         if self.raw_weights_ is None and self.average_ is not None:
-            # Early stopping did not end an epoch (which leaves the best
-            # average restored): no validation, or the last average was best.
-            if not _best_weights_restored(net):
-                for p, a in zip(self.params_, self.average_, strict=True):
-                    p.copy_(a)
-        self._forget()
-
-
-def _best_weights_restored(net) -> bool:
-    """Whether an EarlyStopping callback of ``net`` loaded an earlier epoch's weights.
-
-    The condition of skorch's ``EarlyStopping.on_train_end``.
-    """
-    last_epoch = net.history[-1, "epoch"]
-    return any(
-        cb.load_best
-        and cb.best_model_weights_ is not None
-        and cb.best_epoch_ != last_epoch
-        for _, cb in net.callbacks_
-        if isinstance(cb, EarlyStopping)
-    )
+            for p, a in zip(self.params_, self.average_, strict=True):
+                p.copy_(a)
+        self.initialize()
