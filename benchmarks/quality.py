@@ -227,6 +227,8 @@ def overall_rank(raw, models: list[str]) -> pd.Series:
         table = table[[m for m in models if m in table.columns]]
         if not table.empty:
             parts.append(table.rank(axis=1, ascending=metric == "rmse"))
+    if not parts:  # e.g. a run of variants only, without the default's rows
+        return pd.Series(dtype=float)
     return pd.concat(parts).mean(axis=0).sort_values()
 
 

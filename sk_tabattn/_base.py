@@ -142,7 +142,7 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
         numeric_embedding="linear",
         min_frequency=5,
         max_categories=512,
-        lr=1e-3,
+        lr=3e-3,
         weight_decay=1e-4,
         lr_schedule="cosine",
         average_weights=True,

@@ -30,8 +30,8 @@ PARAMETERS = """\
         How the feature positions are pooled into one vector: their mean, or
         a learned softmax weighting.
     feature_readout : bool, default=True
-        Whether the head also reads one learned number per feature from the
-        last block (a dot product of each feature's channels with learned
+        Whether the head also reads four learned numbers per feature from
+        the last block (dot products of each feature's channels with learned
         weights), beside the pooled vector. Pooling averages the features
         away; the readout keeps which feature holds what, so the head
         contains an MLP over the features.
@@ -57,7 +57,7 @@ PARAMETERS = """\
         Categories seen fewer times in ``fit`` share one "rare" embedding.
     max_categories : int, default=512
         Most categories per column with an embedding of their own.
-    lr : float, default=1e-3
+    lr : float, default=3e-3
         Peak learning rate of AdamW.
     weight_decay : float, default=1e-4
         AdamW's decoupled weight decay.

@@ -22,6 +22,7 @@ from sk_tabattn import (
 )
 from sk_tabattn._base import auto_batch_size, inference_batch_size
 from sk_tabattn.data import TabularDataset
+from sk_tabattn.nn.blocks import READOUT_WIDTH
 
 
 @pytest.mark.parametrize(
@@ -452,7 +453,7 @@ def test_feature_readout_fits_predicts_and_explains(
         X = X.drop(columns="income")
     est = Est(feature_readout=True, streams=streams, **tiny_params).fit(X, y)
     module = est.net_.module_
-    assert module.readout_proj.in_features == X.shape[1]
+    assert module.readout_proj.in_features == READOUT_WIDTH * X.shape[1]
     assert all(b.readout is not None for b in module.branches)
     out = est.predict(X) if Est is AttentionCNNRegressor else est.predict_proba(X)
     assert len(out) == len(X) and np.isfinite(out).all()

@@ -7,6 +7,7 @@ import torch
 
 from sk_tabattn.nn import ATTENTION_BLOCKS, AttentionBlock, AttentionCNN
 from sk_tabattn.nn.attention import RowAttention, register_attention
+from sk_tabattn.nn.blocks import READOUT_WIDTH, FeatureReadout
 from sk_tabattn.nn.fusion import StreamFusion
 from sk_tabattn.nn.tokenizer import FeatureTokenizer
 
@@ -221,13 +222,30 @@ def test_unknown_numeric_embedding_is_refused():
         )
 
 
+def test_feature_readout_reads_each_width_at_each_position():
+    torch.manual_seed(0)
+    readout = FeatureReadout(channels=6, n_positions=5, width=3)
+    h = torch.randn(4, 6, 5)
+    normed = torch.nn.functional.group_norm(h, 1)
+    out = readout(h)
+    assert out.shape == (4, 3 * 5)
+    for w in range(3):
+        expected = (normed * readout.weight[w]).sum(dim=1)
+        torch.testing.assert_close(out[:, w * 5 : (w + 1) * 5], expected)
+    # A weight pickled when the readout read one number per position.
+    with torch.no_grad():
+        readout.weight = torch.nn.Parameter(readout.weight[0].clone())
+    torch.testing.assert_close(readout(h), (normed * readout.weight).sum(dim=1))
+
+
 @pytest.mark.parametrize("streams", [None, [[0, 1, 2], [3, 4]]])
-def test_feature_readout_adds_one_number_per_position_to_the_hidden_layer(streams):
+def test_feature_readout_adds_numbers_per_position_to_the_hidden_layer(streams):
     torch.manual_seed(0)
     net = _net("multihead", streams=streams, feature_readout=True).eval()
     lengths = [5] if streams is None else [3, 2]
-    assert [b.readout.weight.shape for b in net.branches] == [(8, n) for n in lengths]
-    assert net.readout_proj.in_features == 5
+    shapes = [(READOUT_WIDTH, 8, n) for n in lengths]
+    assert [b.readout.weight.shape for b in net.branches] == shapes
+    assert net.readout_proj.in_features == READOUT_WIDTH * 5
     x_num, x_cat = _inputs()
     out = net(x_num, x_cat)
     out.sum().backward()

@@ -8,6 +8,7 @@ import pickle
 import joblib
 import numpy as np
 import pytest
+import torch
 
 from sk_tabattn import (
     AttentionCNNClassifier,
@@ -69,3 +70,28 @@ def test_a_model_pickled_before_the_later_parameters_still_loads(
     loaded = pickle.loads(pickle.dumps(old))
     np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
     assert loaded.get_params() == est.get_params()
+
+
+def test_a_model_pickled_with_a_one_number_readout_still_predicts(
+    numeric_data, tiny_params
+):
+    X, y = numeric_data
+    est = AttentionCNNClassifier(**tiny_params).fit(X, y)
+    module = est.net_.module_
+    (branch,) = module.branches
+    n_positions = branch.readout.weight.shape[-1]
+    # Such a pickle's readout holds a (channels, n_positions) weight and its
+    # projection reads n_positions inputs: the first width of today's.
+    with torch.no_grad():
+        branch.readout.weight[1:] = 0.0
+    expected = est.predict_proba(X)
+    old = copy.deepcopy(est)
+    old_module = old.net_.module_
+    old_readout = old_module.branches[0].readout
+    old_readout.weight = torch.nn.Parameter(old_readout.weight[0].clone())
+    proj = old_module.readout_proj
+    old_module.readout_proj = torch.nn.Linear(n_positions, proj.out_features, False)
+    with torch.no_grad():
+        old_module.readout_proj.weight.copy_(proj.weight[:, :n_positions])
+    loaded = pickle.loads(pickle.dumps(old))
+    np.testing.assert_allclose(loaded.predict_proba(X), expected, rtol=1e-5, atol=1e-6)

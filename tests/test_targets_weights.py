@@ -275,4 +275,7 @@ def test_label_smoothing_caps_the_confidence_the_loss_rewards(tiny_params):
         assert clf.score(X, y) == 1.0
         confidence[smoothing] = clf.predict_proba(X).max(axis=1)
     assert np.median(confidence[0.0]) > 0.99
-    assert confidence[0.2].max() < 0.95
+    # The optimum caps the loss, not every row: a point far from the others
+    # may sit past it, so the bound is on all but the top 1%.
+    assert abs(np.median(confidence[0.2]) - 0.9) < 0.03
+    assert np.quantile(confidence[0.2], 0.99) < 0.95

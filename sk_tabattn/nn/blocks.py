@@ -15,6 +15,9 @@ from .attention import AttentionBlock
 
 PoolingName = Literal["mean", "attention"]
 
+#: Numbers the feature readout reads per position.
+READOUT_WIDTH = 4
+
 
 class SampleNorm(nn.GroupNorm):
     """Normalise each sample over all its channels and positions (one group).
@@ -150,11 +153,11 @@ class AttentionPool(nn.Module):
 
 
 class FeatureReadout(nn.Module):
-    """One learned linear summary per position: ``(batch, C, L) -> (batch, L)``.
+    """Learned linear summaries per position: ``(batch, C, L) -> (batch, width * L)``.
 
     Pooling averages the positions away, so the head cannot tell which
-    feature holds what; this readout gives it one number per feature (a
-    per-position dot product with the normalised channels), so the head
+    feature holds what; this readout gives it ``width`` numbers per feature
+    (per-position dot products with the normalised channels), so the head
     contains an MLP over the features, as a plain tabular MLP is.
 
     Parameters
@@ -163,19 +166,25 @@ class FeatureReadout(nn.Module):
         Number of channels.
     n_positions : int
         Number of positions.
+    width : int, default=READOUT_WIDTH
+        Numbers read per position.
     """
 
-    def __init__(self, *, channels: int, n_positions: int):
+    def __init__(self, *, channels: int, n_positions: int, width: int = READOUT_WIDTH):
         super().__init__()
         # No affine part: the readout weights scale every channel already.
         self.norm = nn.GroupNorm(1, channels, affine=False)
-        self.weight = nn.Parameter(torch.empty(channels, n_positions))
+        self.weight = nn.Parameter(torch.empty(width, channels, n_positions))
         bound = channels**-0.5
         nn.init.uniform_(self.weight, -bound, bound)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        """Return ``(batch_size, n_positions)``."""
-        return (self.norm(h) * self.weight).sum(dim=1)
+        """Return ``(batch_size, width * n_positions)``, one width after another."""
+        # A module pickled when the readout read one number has a
+        # (channels, n_positions) weight: the view reads it as width 1.
+        weight = self.weight.view(-1, *self.weight.shape[-2:])
+        out = torch.einsum("bcl,wcl->bwl", self.norm(h), weight)
+        return out.flatten(1)
 
 
 def make_pooling(name: str, channels: int) -> MeanPool | AttentionPool:

@@ -9,7 +9,13 @@ import torch
 from torch import nn
 
 from .attention import ATTENTION_BLOCKS
-from .blocks import ConvBlock, FeatureReadout, ResidualAttention, make_pooling
+from .blocks import (
+    READOUT_WIDTH,
+    ConvBlock,
+    FeatureReadout,
+    ResidualAttention,
+    make_pooling,
+)
 from .fusion import StreamFusion
 from .tokenizer import FeatureTokenizer
 
@@ -169,9 +175,9 @@ class AttentionCNN(nn.Module):
     numeric_embedding : {"linear", "periodic"}, default="linear"
         How numeric values become tokens (see :class:`FeatureTokenizer`).
     feature_readout : bool, default=True
-        Whether the head also reads one learned number per feature position
-        of the last block (see :class:`FeatureReadout`), added to its hidden
-        layer beside the pooled vector.
+        Whether the head also reads ``READOUT_WIDTH`` learned numbers per
+        feature position of the last block (see :class:`FeatureReadout`),
+        added to its hidden layer beside the pooled vector.
 
     Notes
     -----
@@ -239,7 +245,7 @@ class AttentionCNN(nn.Module):
             nn.Linear(2 * d_token, n_outputs),
         )
         # The readouts of all streams enter the head's hidden layer.
-        n_read = sum(len(p) for p in streams)
+        n_read = READOUT_WIDTH * sum(len(p) for p in streams)
         self.readout_proj = (
             nn.Linear(n_read, 2 * d_token, bias=False) if feature_readout else None
         )
