@@ -228,13 +228,14 @@ def test_feature_readout_reads_each_width_at_each_position():
     h = torch.randn(4, 6, 5)
     normed = torch.nn.functional.group_norm(h, 1)
     out = readout(h)
-    assert out.shape == (4, 3 * 5)
+    assert out.shape == (4, 3 * 5) and readout.out_features == 3 * 5
     for w in range(3):
         expected = (normed * readout.weight[w]).sum(dim=1)
         torch.testing.assert_close(out[:, w * 5 : (w + 1) * 5], expected)
     # A weight pickled when the readout read one number per position.
     with torch.no_grad():
         readout.weight = torch.nn.Parameter(readout.weight[0].clone())
+    assert readout.out_features == 5
     torch.testing.assert_close(readout(h), (normed * readout.weight).sum(dim=1))
 
 

@@ -178,6 +178,11 @@ class FeatureReadout(nn.Module):
         bound = channels**-0.5
         nn.init.uniform_(self.weight, -bound, bound)
 
+    @property
+    def out_features(self) -> int:
+        """Numbers read per row: ``width * n_positions``."""
+        return self.weight.numel() // self.weight.shape[-2]
+
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         """Return ``(batch_size, width * n_positions)``, one width after another."""
         # A module pickled when the readout read one number has a

@@ -9,13 +9,7 @@ import torch
 from torch import nn
 
 from .attention import ATTENTION_BLOCKS
-from .blocks import (
-    READOUT_WIDTH,
-    ConvBlock,
-    FeatureReadout,
-    ResidualAttention,
-    make_pooling,
-)
+from .blocks import ConvBlock, FeatureReadout, ResidualAttention, make_pooling
 from .fusion import StreamFusion
 from .tokenizer import FeatureTokenizer
 
@@ -175,7 +169,7 @@ class AttentionCNN(nn.Module):
     numeric_embedding : {"linear", "periodic"}, default="linear"
         How numeric values become tokens (see :class:`FeatureTokenizer`).
     feature_readout : bool, default=True
-        Whether the head also reads ``READOUT_WIDTH`` learned numbers per
+        Whether the head also reads ``blocks.READOUT_WIDTH`` learned numbers per
         feature position of the last block (see :class:`FeatureReadout`),
         added to its hidden layer beside the pooled vector.
 
@@ -245,9 +239,14 @@ class AttentionCNN(nn.Module):
             nn.Linear(2 * d_token, n_outputs),
         )
         # The readouts of all streams enter the head's hidden layer.
-        n_read = READOUT_WIDTH * sum(len(p) for p in streams)
         self.readout_proj = (
-            nn.Linear(n_read, 2 * d_token, bias=False) if feature_readout else None
+            nn.Linear(
+                sum(b.readout.out_features for b in self.branches),
+                2 * d_token,
+                bias=False,
+            )
+            if feature_readout
+            else None
         )
 
     def __setstate__(self, state: dict) -> None:
