@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 from scipy.special import ndtri
 from sklearn.preprocessing import QuantileTransformer
 
@@ -16,6 +17,8 @@ def make_scaler(kind: str, numeric: np.ndarray):
     return _Quantile(numeric)
 
 
+#: Values the quantile transform works on at a time (float64).
+_BLOCK_VALUES = 2**19
 #: sklearn's margin around the outermost quantiles (its ``BOUNDS_THRESHOLD``),
 #: and the normal values it clips to, so that no output is infinite.
 _BOUNDS_THRESHOLD = 1e-7
@@ -58,10 +61,11 @@ class _Quantile:
     column twice (forwards and backwards, to average over tied quantiles) and
     maps through ``scipy.stats.norm.ppf`` with its argument checks. Here a
     column without tied quantiles is interpolated once (both directions agree
-    on it) and ``scipy.special.ndtri`` is ``norm.ppf``'s own kernel: 2.2x
-    faster on a predict chunk of 20 normal columns (618,000 against 286,000
-    rows/s), with a lower peak of memory (4.1 against 4.8 MB for 3.9 MB of
-    input, by ``tracemalloc``).
+    on it), and the interpolation and ``ndtri`` (``norm.ppf``'s kernel) run in
+    torch, on all cores: ``np.interp`` is single-threaded and took two thirds
+    of the encoding. On a predict chunk of 25,000 rows x 20 normal columns the
+    transform took 24 ms against 42 ms with ``np.interp`` and scipy's
+    ``ndtri`` (2 cores), and 2.2x less than sklearn's before that.
     """
 
     def __init__(self, values: np.ndarray):
@@ -78,18 +82,43 @@ class _Quantile:
         out = np.full(values.shape, np.nan)
         if not self.observed.any():
             return out
-        quantiles = self.transformer.quantiles_
-        references = self.transformer.references_
-        # Column by column into the output: no copy of the whole input.
-        for k, j in enumerate(np.flatnonzero(self.observed)):
-            x, q = values[:, j], quantiles[:, k]
-            u = np.interp(x, q, references)  # NaN stays NaN
-            if (q[1:] <= q[:-1]).any():  # tied quantiles: both directions' mean
-                u -= np.interp(-x, -q[::-1], -references[::-1])
-                u *= 0.5
-            with np.errstate(invalid="ignore"):  # NaN compares False
-                u[x + _BOUNDS_THRESHOLD > q[-1]] = 1.0
-                u[x - _BOUNDS_THRESHOLD < q[0]] = 0.0
-            out[:, j] = u
-        ndtri(out, out=out)
-        return np.clip(out, *_NORMAL_CLIP, out=out)
+        columns = np.flatnonzero(self.observed)
+        quantiles = self.transformer.quantiles_  # (n_quantiles, n_observed)
+        q = torch.from_numpy(np.ascontiguousarray(quantiles.T))
+        references = torch.from_numpy(self.transformer.references_)
+        tied = torch.from_numpy((quantiles[1:] <= quantiles[:-1]).any(axis=0))
+        # Row blocks: the temporaries stay a few MB, whatever the input's size.
+        step = max(_BLOCK_VALUES // len(columns), 1)
+        for start in range(0, len(values), step):
+            block = values[start : start + step, columns]
+            # One contiguous row per column, for searchsorted.
+            x = torch.from_numpy(np.ascontiguousarray(block.T, np.float64))
+            u = _interp(x, q, references)  # NaN stays NaN
+            if tied.any():  # tied quantiles: both directions' mean, as sklearn
+                back = _interp(-x[tied], -q[tied].flip(1), -references.flip(0))
+                u[tied] = (u[tied] - back) * 0.5
+            # NaN compares False.
+            u[x + _BOUNDS_THRESHOLD > q[:, -1:]] = 1.0
+            u[x - _BOUNDS_THRESHOLD < q[:, :1]] = 0.0
+            u = torch.special.ndtri(u, out=u).clamp_(*_NORMAL_CLIP)
+            out[start : start + step, columns] = u.T.numpy()
+        return out
+
+
+def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
+    """``np.interp`` of each row of ``x`` on the matching row of ``xp``.
+
+    ``xp`` is ``(n_rows, n_points)``, each row ascending, and ``fp`` the
+    ``(n_points,)`` values shared by all rows. The arithmetic is
+    ``np.interp``'s: the segment ``j`` with ``xp[j] <= x < xp[j + 1]`` (so never
+    a zero-width one), and ``fp[j] + slope * (x - xp[j])``. Values outside
+    ``[xp[0], xp[-1])`` extrapolate the end segments instead of taking the end
+    values: the caller overwrites them (sklearn's bounds rule).
+    """
+    n_points = xp.shape[1]
+    if n_points == 1:  # fitted on one row: a constant, as np.interp gives
+        return torch.where(x.isnan(), x, fp[0])
+    j = torch.searchsorted(xp, x, right=True).sub_(1).clamp_(0, n_points - 2)
+    x0, x1 = xp.gather(1, j), xp.gather(1, j + 1)
+    y0, y1 = fp[j], fp[j + 1]
+    return (y1 - y0) / (x1 - x0) * (x - x0) + y0

@@ -350,6 +350,19 @@ def test_quantile_scaling_equals_sklearns_quantile_transformer():
     assert np.array_equal(np.isnan(enc._scaler(test)), np.isnan(test))
 
 
+@pytest.mark.parametrize("n_rows", [1, 2, 3])
+def test_quantile_scaling_fitted_on_very_few_rows_equals_sklearns(n_rows):
+    # One row leaves one quantile (no segment to interpolate on).
+    train = np.arange(2.0 * n_rows).reshape(n_rows, 2)
+    enc = TabularEncoder().fit(train)
+    qt = QuantileTransformer(n_quantiles=n_rows, output_distribution="normal")
+    qt.fit(train)
+    test = np.array([[-1.0, 0.0], [0.5, 1.0], [100.0, np.nan], [0.0, 2.0]])
+    np.testing.assert_allclose(
+        enc._scaler(test), qt.transform(test), rtol=0, atol=1e-12
+    )
+
+
 def test_quantile_scaler_pickled_without_its_transform_constants_still_loads():
     # Models pickled before the written-out transform hold only the mask of
     # observed columns and the fitted QuantileTransformer; nothing else is

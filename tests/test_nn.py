@@ -138,6 +138,10 @@ def test_tokenizer_embeds_missing_values_and_index_zero():
     assert tokens.shape == (2, 3, 4)
     torch.testing.assert_close(tokens[0, 0], tok.num_missing[0])
     assert torch.isfinite(tokens).all()
+    # A batch without NaN skips the select, and embeds its rows the same.
+    alone = tok(x_num[1:], x_cat[1:])
+    torch.testing.assert_close(alone, tokens[1:], rtol=0, atol=0)
+    torch.testing.assert_close(alone[0, 0], 2.0 * tok.num_weight[0] + tok.num_bias[0])
 
 
 def test_tokenizer_with_only_categorical_columns():
@@ -222,12 +226,16 @@ def test_unknown_numeric_embedding_is_refused():
         )
 
 
-def test_feature_readout_reads_each_width_at_each_position():
+@pytest.mark.parametrize("grad", [True, False], ids=["autograd", "no_grad"])
+def test_feature_readout_reads_each_width_at_each_position(grad):
+    # Training (einsum) and inference (broadcast product) take different paths.
     torch.manual_seed(0)
     readout = FeatureReadout(channels=6, n_positions=5, width=3)
     h = torch.randn(4, 6, 5)
     normed = torch.nn.functional.group_norm(h, 1)
-    out = readout(h)
+    with torch.set_grad_enabled(grad):
+        out = readout(h)
+    assert out.requires_grad == grad
     assert out.shape == (4, 3 * 5) and readout.out_features == 3 * 5
     for w in range(3):
         expected = (normed * readout.weight[w]).sum(dim=1)
@@ -236,7 +244,9 @@ def test_feature_readout_reads_each_width_at_each_position():
     with torch.no_grad():
         readout.weight = torch.nn.Parameter(readout.weight[0].clone())
     assert readout.out_features == 5
-    torch.testing.assert_close(readout(h), (normed * readout.weight).sum(dim=1))
+    with torch.set_grad_enabled(grad):
+        out = readout(h)
+    torch.testing.assert_close(out, (normed * readout.weight).sum(dim=1))
 
 
 @pytest.mark.parametrize("streams", [None, [[0, 1, 2], [3, 4]]])

@@ -188,7 +188,14 @@ class FeatureReadout(nn.Module):
         # A module pickled when the readout read one number has a
         # (channels, n_positions) weight: the view reads it as width 1.
         weight = self.weight.view(-1, *self.weight.shape[-2:])
-        out = torch.einsum("bcl,wcl->bwl", self.norm(h), weight)
+        h = self.norm(h)
+        if torch.is_grad_enabled():
+            out = torch.einsum("bcl,wcl->bwl", h, weight)
+        else:
+            # Without autograd the broadcast product is faster than einsum's
+            # batched matmul over positions (whose batch slices are strided);
+            # with it, its backward would hold two (batch, width, C, L) tensors.
+            out = (h.unsqueeze(1) * weight).sum(dim=2)
         return out.flatten(1)
 
 

@@ -99,8 +99,16 @@ class FeatureTokenizer(nn.Module):
         tokens = []
         if self.n_numeric:
             missing = torch.isnan(x_num)
-            num = self.numeric_tokens(x_num.masked_fill(missing, 0.0))
-            tokens.append(torch.where(missing.unsqueeze(-1), self.num_missing, num))
+            # The broadcast select costs ~4x the embedding itself (with its
+            # backward in training): skip it for batches without a NaN. A
+            # compiled graph keeps it (fused there; a branch on data would
+            # break the graph).
+            if torch.compiler.is_compiling() or missing.any():
+                num = self.numeric_tokens(x_num.masked_fill(missing, 0.0))
+                num = torch.where(missing.unsqueeze(-1), self.num_missing, num)
+            else:
+                num = self.numeric_tokens(x_num)
+            tokens.append(num)
         if self.n_categorical:
             cat = self.cat_embedding(x_cat + self.cat_offsets) + self.cat_bias
             tokens.append(cat)
