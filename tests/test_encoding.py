@@ -16,7 +16,12 @@ from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, QuantileTransformer, StandardScaler
 
-from sk_tabattn import AttentionCNNClassifier, AttentionCNNRegressor, TabularEncoder
+from sk_tabattn import (
+    AttentionCNNClassifier,
+    AttentionCNNRegressor,
+    TabularEncoder,
+    _scaling,
+)
 from sk_tabattn.nn.tokenizer import FeatureTokenizer
 
 
@@ -361,6 +366,18 @@ def test_quantile_scaling_fitted_on_very_few_rows_equals_sklearns(n_rows):
     np.testing.assert_allclose(
         enc._scaler(test), qt.transform(test), rtol=0, atol=1e-12
     )
+
+
+def test_quantile_scaling_in_row_blocks_equals_one_block(monkeypatch):
+    # Blocks of 3 rows (7 values over 2 columns), ragged last block included.
+    rng = np.random.RandomState(0)
+    train = rng.normal(size=(200, 2))
+    train[rng.rand(200) < 0.1, 1] = np.nan
+    scaler = TabularEncoder().fit(train)._scaler
+    test = np.vstack([train, rng.normal(scale=3, size=(31, 2))])
+    whole = scaler(test)
+    monkeypatch.setattr(_scaling, "_BLOCK_VALUES", 7)
+    np.testing.assert_array_equal(scaler(test), whole)
 
 
 def test_quantile_scaler_pickled_without_its_transform_constants_still_loads():
