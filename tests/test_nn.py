@@ -7,7 +7,14 @@ import torch
 
 from sk_tabattn.nn import ATTENTION_BLOCKS, AttentionBlock, AttentionCNN
 from sk_tabattn.nn.attention import RowAttention, register_attention
-from sk_tabattn.nn.blocks import READOUT_WIDTH, FeatureReadout
+from sk_tabattn.nn.blocks import (
+    READOUT_WIDTH,
+    AttentionPool,
+    FeatureReadout,
+    SampleNorm,
+    conv_position_major,
+    is_position_major,
+)
 from sk_tabattn.nn.fusion import StreamFusion
 from sk_tabattn.nn.tokenizer import FeatureTokenizer
 
@@ -227,11 +234,15 @@ def test_unknown_numeric_embedding_is_refused():
 
 
 @pytest.mark.parametrize("grad", [True, False], ids=["autograd", "no_grad"])
-def test_feature_readout_reads_each_width_at_each_position(grad):
-    # Training (einsum) and inference (broadcast product) take different paths.
+@pytest.mark.parametrize("position_major", [False, True])
+def test_feature_readout_reads_each_width_at_each_position(grad, position_major):
+    # Training (einsum) and channels-first inference (broadcast product) take
+    # different paths.
     torch.manual_seed(0)
     readout = FeatureReadout(channels=6, n_positions=5, width=3)
     h = torch.randn(4, 6, 5)
+    if position_major:
+        h = h.transpose(1, 2).contiguous().transpose(1, 2)
     normed = torch.nn.functional.group_norm(h, 1)
     with torch.set_grad_enabled(grad):
         out = readout(h)
@@ -271,3 +282,66 @@ def test_feature_readout_adds_numbers_per_position_to_the_hidden_layer(streams):
         assert not torch.allclose(out, plain(x_num, x_cat))
         net.readout_proj.weight.zero_()
         torch.testing.assert_close(net(x_num, x_cat), plain(x_num, x_cat))
+
+
+def _position_major(h: torch.Tensor) -> torch.Tensor:
+    """The same ``[B, C, L]`` values, laid out as a contiguous ``[B, L, C]``."""
+    return h.transpose(1, 2).contiguous().transpose(1, 2)
+
+
+@pytest.mark.parametrize("kernel_size", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("n_positions", [1, 2, 7])
+def test_conv_on_position_major_input_equals_conv1d(kernel_size, n_positions):
+    torch.manual_seed(0)
+    conv = torch.nn.Conv1d(6, 6, kernel_size, padding="same")
+    h = torch.randn(3, 6, n_positions, requires_grad=True)
+    h_pm = _position_major(h.detach()).requires_grad_()
+    expected = conv(h)
+    out = conv_position_major(h_pm, conv)
+    assert is_position_major(out)
+    torch.testing.assert_close(out, expected)
+    grad_out = torch.randn_like(expected)
+    torch.testing.assert_close(
+        torch.autograd.grad(out, h_pm, grad_out)[0],
+        torch.autograd.grad(expected, h, grad_out)[0],
+    )
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_sample_norm_on_position_major_input_equals_group_norm(affine):
+    torch.manual_seed(0)
+    norm = SampleNorm(6, affine=affine)
+    if affine:
+        with torch.no_grad():
+            norm.weight.uniform_(0.5, 2.0)
+            norm.bias.normal_()
+    h = 3 * torch.randn(4, 6, 5) + 1
+    out = norm(_position_major(h))
+    assert is_position_major(out)
+    expected = torch.nn.functional.group_norm(h, 1, norm.weight, norm.bias)
+    torch.testing.assert_close(out, expected)
+
+
+@pytest.mark.parametrize("name", sorted(ATTENTION_BLOCKS))
+def test_network_keeps_blocks_position_major_and_equal_to_channels_first(name):
+    # The branch hands the blocks the tokens' [B, L, C] memory: every conv
+    # block and attention block must keep it (or a copy creeps back in), and
+    # compute what it computes on contiguous [B, C, L] input.
+    torch.manual_seed(0)
+    net = _net(name, position="each").eval()
+    x_num, x_cat = _inputs()
+    branch = net.branches[0]
+    h = net.tokenizer(x_num, x_cat).transpose(1, 2)
+    assert is_position_major(h)
+    with torch.no_grad():
+        attentions = list(branch.attentions) or [None] * len(branch.convs)
+        for conv, attention in zip(branch.convs, attentions, strict=True):
+            h_cf = h.contiguous()
+            for module in filter(None, (conv, attention)):
+                out, out_cf = module(h), module(h_cf)
+                assert is_position_major(out), type(module).__name__
+                torch.testing.assert_close(out, out_cf)
+                h, h_cf = out, out_cf
+        pool = AttentionPool(channels=h.shape[1])
+        for a, b in zip(pool.pool(h), pool.pool(h.contiguous()), strict=True):
+            torch.testing.assert_close(a, b)

@@ -80,6 +80,10 @@ class AttentionBlock(nn.Module, ABC):
     Notes
     -----
     **Shape**: input and output are ``(batch_size, channels, n_positions)``.
+    The network's input is position-major in memory (a transposed view of a
+    contiguous ``[B, L, C]``, see :func:`sk_tabattn.nn.blocks.is_position_major`):
+    use ``reshape`` rather than ``view`` on it, and an output in the same
+    layout saves the next block a copy.
     """
 
     name = ""

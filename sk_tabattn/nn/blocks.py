@@ -1,6 +1,11 @@
 """Convolution blocks, the pre-norm residual wrapper of attention, and pooling.
 
-All modules here work on ``(batch_size, channels, n_positions)`` tensors.
+All modules here work on ``(batch_size, channels, n_positions)`` tensors. The
+network hands them tensors of that shape laid out position-major in memory
+(``tokens.transpose(1, 2)``, strides ``(L * C, 1, C)``), and the conv and
+norm below keep that layout: attention's ``[B, L, C]`` view of it is then
+contiguous, so no block copies between the two layouts (see
+:func:`is_position_major`). A contiguous ``[B, C, L]`` input works too.
 """
 
 from __future__ import annotations
@@ -19,22 +24,44 @@ PoolingName = Literal["mean", "attention"]
 READOUT_WIDTH = 4
 
 
+def is_position_major(h: torch.Tensor) -> bool:
+    """Whether ``h`` (``[B, C, L]``) is laid out as a contiguous ``[B, L, C]``."""
+    return h.dim() == 3 and h.transpose(1, 2).is_contiguous()
+
+
 class SampleNorm(nn.GroupNorm):
     """Normalise each sample over all its channels and positions (one group).
 
     Like LayerNorm it does not depend on the other rows of the batch, so a
     one-row batch trains and predicts like any other; unlike a per-position
-    LayerNorm it works on the ``[B, C, L]`` layout directly, with no
-    transposes (the MetaFormer/PoolFormer choice for conv features).
+    LayerNorm it mixes all positions (the MetaFormer/PoolFormer choice for
+    conv features).
+
+    A position-major input is normalised as a LayerNorm over its ``(L, C)``
+    view, with the per-channel affine broadcast over positions: the same
+    function as ``GroupNorm(1, C)``, without copying to ``[B, C, L]`` and
+    back (``group_norm`` needs channels-first memory).
 
     Parameters
     ----------
     channels : int
         Number of channels.
+    affine : bool, default=True
+        Whether to learn a per-channel scale and shift.
     """
 
-    def __init__(self, channels: int):
-        super().__init__(1, channels)
+    def __init__(self, channels: int, affine: bool = True):
+        super().__init__(1, channels, affine=affine)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return ``x`` normalised, in the layout it came in."""
+        if not is_position_major(x):
+            return super().forward(x)
+        seq = x.transpose(1, 2)  # [B, L, C], contiguous
+        shape = seq.shape[1:]
+        weight = None if self.weight is None else self.weight.expand(shape)
+        bias = None if self.bias is None else self.bias.expand(shape)
+        return F.layer_norm(seq, shape, weight, bias, self.eps).transpose(1, 2)
 
 
 class SpatialDropout(nn.Module):
@@ -59,11 +86,25 @@ class SpatialDropout(nn.Module):
         return F.dropout1d(x, self.p, self.training) if self.p else x
 
 
+def conv_position_major(h: torch.Tensor, conv: nn.Conv1d) -> torch.Tensor:
+    """``conv(h)`` for a position-major ``h``, in oneDNN's channels-last form.
+
+    ``h`` viewed as ``[B, C, 1, L]`` is a channels-last 2D image, so a
+    ``(1, kernel_size)`` conv2d runs oneDNN's channels-last kernel, which is
+    several times faster on CPU than its channels-first 1D one on these
+    short sequences, and returns channels-last (so position-major) output.
+    """
+    weight = conv.weight.unsqueeze(2)  # (C_out, C, 1, k)
+    out = F.conv2d(h.unsqueeze(2), weight, conv.bias, padding="same")
+    return out.squeeze(2)
+
+
 class ConvBlock(nn.Module):
     """Residual 1D convolution over the feature positions.
 
     ``h + Dropout(GELU(Norm(Conv1d(h))))`` with ``padding="same"``, so the
-    number of positions and channels is kept.
+    number of positions and channels is kept. A position-major input stays
+    position-major (see :func:`conv_position_major`).
 
     Parameters
     ----------
@@ -83,7 +124,11 @@ class ConvBlock(nn.Module):
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         """Return ``(batch_size, channels, n_positions)``."""
-        return h + self.dropout(F.gelu(self.norm(self.conv(h))))
+        if is_position_major(h):
+            y = conv_position_major(h, self.conv)
+        else:
+            y = self.conv(h)
+        return h + self.dropout(F.gelu(self.norm(y)))
 
 
 class ResidualAttention(nn.Module):
@@ -143,8 +188,11 @@ class AttentionPool(nn.Module):
         """Return ``(batch, channels)`` and weights ``(batch, n_positions)``."""
         # The 1x1 conv's product written out: oneDNN's convolution is slower
         # than a multiply-and-sum for a single output channel.
+        # As a [B, L, C] @ [C, 1] product: one matrix-vector product on
+        # position-major input (a broadcast product there is slow).
         w, b = self.score.weight, self.score.bias  # (1, channels, 1), (1,)
-        weights = ((self.norm(h) * w).sum(dim=1) + b).softmax(dim=-1)
+        scores = torch.matmul(self.norm(h).transpose(1, 2), w.view(-1, 1))
+        weights = (scores.squeeze(-1) + b).softmax(dim=-1)
         return torch.bmm(h, weights.unsqueeze(-1)).squeeze(-1), weights
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
@@ -173,7 +221,7 @@ class FeatureReadout(nn.Module):
     def __init__(self, *, channels: int, n_positions: int, width: int = READOUT_WIDTH):
         super().__init__()
         # No affine part: the readout weights scale every channel already.
-        self.norm = nn.GroupNorm(1, channels, affine=False)
+        self.norm = SampleNorm(channels, affine=False)
         self.weight = nn.Parameter(torch.empty(width, channels, n_positions))
         bound = channels**-0.5
         nn.init.uniform_(self.weight, -bound, bound)
@@ -189,12 +237,14 @@ class FeatureReadout(nn.Module):
         # (channels, n_positions) weight: the view reads it as width 1.
         weight = self.weight.view(-1, *self.weight.shape[-2:])
         h = self.norm(h)
-        if torch.is_grad_enabled():
+        if torch.is_grad_enabled() or is_position_major(h):
             out = torch.einsum("bcl,wcl->bwl", h, weight)
         else:
-            # Without autograd the broadcast product is faster than einsum's
-            # batched matmul over positions (whose batch slices are strided);
-            # with it, its backward would hold two (batch, width, C, L) tensors.
+            # Without autograd, on channels-first input, the broadcast product
+            # is faster than einsum's batched matmul over positions (whose
+            # batch slices are strided there); on position-major input (the
+            # network's) it is the slower one. With autograd, its backward
+            # would hold two (batch, width, C, L) tensors.
             out = (h.unsqueeze(1) * weight).sum(dim=2)
         return out.flatten(1)
 

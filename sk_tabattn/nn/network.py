@@ -102,7 +102,9 @@ class StreamBranch(nn.Module):
         """
         if self.positions.numel() != tokens.shape[1] or not self.in_order:
             tokens = tokens.index_select(1, self.positions)
-        h = tokens.transpose(1, 2).contiguous()  # [B, C, L]
+        # [B, C, L], position-major in memory: the blocks keep this layout,
+        # so attention's [B, L, C] view is free (see blocks.is_position_major).
+        h = tokens.contiguous().transpose(1, 2)
         weights: list[torch.Tensor | None] = []
         attentions = iter(self.attentions)
 
