@@ -93,6 +93,7 @@ def conv_position_major(h: torch.Tensor, conv: nn.Conv1d) -> torch.Tensor:
     ``(1, kernel_size)`` conv2d runs oneDNN's channels-last kernel, which is
     several times faster on CPU than its channels-first 1D one on these
     short sequences, and returns channels-last (so position-major) output.
+    ``conv`` is a ConvBlock's: ``padding="same"``, stride and dilation 1.
     """
     weight = conv.weight.unsqueeze(2)  # (C_out, C, 1, k)
     out = F.conv2d(h.unsqueeze(2), weight, conv.bias, padding="same")
@@ -186,10 +187,9 @@ class AttentionPool(nn.Module):
 
     def pool(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return ``(batch, channels)`` and weights ``(batch, n_positions)``."""
-        # The 1x1 conv's product written out: oneDNN's convolution is slower
-        # than a multiply-and-sum for a single output channel.
-        # As a [B, L, C] @ [C, 1] product: one matrix-vector product on
-        # position-major input (a broadcast product there is slow).
+        # The 1x1 conv written out as a [B, L, C] @ [C, 1] product: oneDNN's
+        # convolution is slow for one output channel, and a broadcast product
+        # is slow on position-major input.
         w, b = self.score.weight, self.score.bias  # (1, channels, 1), (1,)
         scores = torch.matmul(self.norm(h).transpose(1, 2), w.view(-1, 1))
         weights = (scores.squeeze(-1) + b).softmax(dim=-1)
