@@ -11,9 +11,11 @@ from sk_tabattn.nn.blocks import (
     READOUT_WIDTH,
     AttentionPool,
     FeatureReadout,
+    MeanPool,
     SampleNorm,
     conv_position_major,
     is_position_major,
+    pool_and_read_folded,
 )
 from sk_tabattn.nn.fusion import StreamFusion
 from sk_tabattn.nn.tokenizer import FeatureTokenizer
@@ -282,6 +284,60 @@ def test_feature_readout_adds_numbers_per_position_to_the_hidden_layer(streams):
         assert not torch.allclose(out, plain(x_num, x_cat))
         net.readout_proj.weight.zero_()
         torch.testing.assert_close(net(x_num, x_cat), plain(x_num, x_cat))
+
+
+@pytest.mark.parametrize("pooling", ["attention", "mean"])
+@pytest.mark.parametrize("position_major", [False, True])
+@pytest.mark.parametrize("width", [READOUT_WIDTH, "pickled 1-number"])
+def test_folded_pool_and_readout_equal_the_modules(pooling, position_major, width):
+    torch.manual_seed(0)
+    c, n = 6, 5
+    pool = AttentionPool(channels=c) if pooling == "attention" else MeanPool()
+    readout = FeatureReadout(channels=c, n_positions=n)
+    with torch.no_grad():
+        for p in pool.parameters():  # an affine and a score bias that matter
+            p.normal_(0.0, 0.7)
+        if width != READOUT_WIDTH:
+            readout.weight = torch.nn.Parameter(readout.weight[0].clone())
+    proj = torch.randn(7, readout.out_features)
+    h = torch.randn(4, c, n) * 3 + 1
+    if position_major:
+        h = _position_major(h)
+    with torch.no_grad():
+        pooled, weights, projected = pool_and_read_folded(h, pool, readout, proj)
+        expected_pooled, expected_weights = pool.pool(h)
+        torch.testing.assert_close(pooled, expected_pooled)
+        torch.testing.assert_close(projected, readout(h) @ proj.T)
+    if pooling == "mean":
+        assert weights is None and expected_weights is None
+    else:
+        torch.testing.assert_close(weights, expected_weights)
+
+
+@pytest.mark.parametrize("pooling", ["attention", "mean"])
+@pytest.mark.parametrize("streams", [None, [[3, 0, 1], [2, 4]]])
+def test_network_without_autograd_folds_the_readout_into_one_product(
+    pooling, streams, monkeypatch
+):
+    torch.manual_seed(0)
+    net = _net("self", streams=streams, pooling=pooling).eval()
+    x_num, x_cat = _inputs()
+    out, weights = net.explain_forward(x_num, x_cat)
+    assert out.requires_grad
+    # Without autograd the readout module itself never runs.
+    monkeypatch.setattr(FeatureReadout, "forward", _fail)
+    with torch.inference_mode():
+        folded, folded_weights = net.explain_forward(x_num, x_cat)
+    torch.testing.assert_close(folded, out.detach())
+    for got, want in zip(folded_weights["streams"], weights["streams"], strict=True):
+        if pooling == "mean":
+            assert got["pooling"] is None and want["pooling"] is None
+        else:
+            torch.testing.assert_close(got["pooling"], want["pooling"])
+
+
+def _fail(*args, **kwargs):
+    raise AssertionError("called")
 
 
 def _position_major(h: torch.Tensor) -> torch.Tensor:

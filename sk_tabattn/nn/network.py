@@ -6,10 +6,18 @@ from collections.abc import Sequence
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .attention import ATTENTION_BLOCKS
-from .blocks import ConvBlock, FeatureReadout, ResidualAttention, make_pooling
+from .blocks import (
+    AttentionPool,
+    ConvBlock,
+    FeatureReadout,
+    ResidualAttention,
+    make_pooling,
+    pool_and_read_folded,
+)
 from .fusion import StreamFusion
 from .tokenizer import FeatureTokenizer
 
@@ -93,12 +101,16 @@ class StreamBranch(nn.Module):
         super().__setstate__(_without_readout_if_missing(state, "readout"))
 
     def branch(
-        self, tokens: torch.Tensor
+        self, tokens: torch.Tensor, readout_proj_weight: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
         """Return the pooled ``(batch, d_token)`` tensor, the readout, the weights.
 
         ``tokens`` is ``(batch_size, n_features, d_token)`` (all streams); the
-        readout is ``(batch_size, n_positions)``, or None without one.
+        readout is ``(batch_size, readout.out_features)``, or None without one.
+        Given ``readout_proj_weight`` (``(out, readout.out_features)``), the
+        readout comes back projected, ``(batch_size, out)``; without autograd
+        it is then computed folded with the pooling
+        (:func:`~sk_tabattn.nn.blocks.pool_and_read_folded`).
         """
         if self.positions.numel() != tokens.shape[1] or not self.in_order:
             tokens = tokens.index_select(1, self.positions)
@@ -124,9 +136,25 @@ class StreamBranch(nn.Module):
                 h = attend(h)
         if self.attention_position == "after":
             h = attend(h)
-        z, pool_weights = self.pool.pool(h)
-        readout = None if self.readout is None else self.readout(h)
+        if readout_proj_weight is not None and self._can_fold():
+            z, pool_weights, readout = pool_and_read_folded(
+                h, self.pool, self.readout, readout_proj_weight
+            )
+        else:
+            z, pool_weights = self.pool.pool(h)
+            readout = None if self.readout is None else self.readout(h)
+            if readout is not None and readout_proj_weight is not None:
+                readout = F.linear(readout, readout_proj_weight)
         return z, readout, {"attention": weights, "pooling": pool_weights}
+
+    def _can_fold(self) -> bool:
+        """Whether the pooling and readout may run folded: no autograd, one eps."""
+        if torch.is_grad_enabled() or self.readout is None:
+            return False
+        return (
+            not isinstance(self.pool, AttentionPool)
+            or self.pool.norm.eps == self.readout.norm.eps
+        )
 
 
 class AttentionCNN(nn.Module):
@@ -263,8 +291,23 @@ class AttentionCNN(nn.Module):
         "pooling" weights], "fusion": weights or None}``.
         """
         tokens = self.tokenizer(x_num, x_cat)
+        # Without autograd each branch projects its own readout (its columns
+        # of readout_proj), folded with its pooling; the sum of the parts is
+        # readout_proj of the concatenation.
+        fold = self.readout_proj is not None and not torch.is_grad_enabled()
+        proj_weights = (
+            self.readout_proj.weight.split(
+                [b.readout.out_features for b in self.branches], dim=1
+            )
+            if fold
+            else [None] * len(self.branches)
+        )
         pooled, readouts, stream_weights = zip(
-            *(b.branch(tokens) for b in self.branches), strict=True
+            *(
+                b.branch(tokens, w)
+                for b, w in zip(self.branches, proj_weights, strict=True)
+            ),
+            strict=True,
         )
         if self.fusion is None:
             z, fusion_weights = pooled[0], None
@@ -274,8 +317,13 @@ class AttentionCNN(nn.Module):
             out = self.head(z)
         else:
             norm, hidden, *rest = self.head
-            read = readouts[0] if len(readouts) == 1 else torch.cat(readouts, dim=1)
-            out = hidden(norm(z)) + self.readout_proj(read)
+            if fold:
+                projected = sum(readouts[1:], readouts[0])
+            elif len(readouts) == 1:
+                projected = self.readout_proj(readouts[0])
+            else:
+                projected = self.readout_proj(torch.cat(readouts, dim=1))
+            out = hidden(norm(z)) + projected
             for layer in rest:
                 out = layer(out)
         return out, {"streams": list(stream_weights), "fusion": fusion_weights}
