@@ -153,16 +153,29 @@ def overhead(args, out: dict) -> dict:
     times: dict[str, list[float]] = {"ours": [], "hand": [], "skorch": []}
     if not args.no_compile:
         times["ours_compiled"] = []
+    runs = {
+        "hand": lambda r: hand_loop(module_kwargs, ds, bs, lr, wd, epochs, seed=r),
+        "ours": lambda r: epoch_durations(fit_ours(X, y, epochs, seed=r).history_),
+        "skorch": lambda r: skorch_default(module_kwargs, ds, bs, lr, wd, epochs),
+        # The first epoch, which holds the compilation, is dropped.
+        "ours_compiled": lambda r: epoch_durations(
+            fit_ours(X, y, epochs, seed=r, compile=True).history_
+        ),
+    }
     mm = []
+    round_ratios: dict[str, list[float]] = {k: [] for k in times if k != "hand"}
     for r in range(args.rounds):
         mm.append(matmul_flops())
-        times["hand"] += hand_loop(module_kwargs, ds, bs, lr, wd, epochs, seed=r)
-        times["ours"] += epoch_durations(fit_ours(X, y, epochs, seed=r).history_)
-        times["skorch"] += skorch_default(module_kwargs, ds, bs, lr, wd, epochs)
-        if "ours_compiled" in times:
-            # The first epoch, which holds the compilation, is dropped.
-            fitted = fit_ours(X, y, epochs, seed=r, compile=True)
-            times["ours_compiled"] += epoch_durations(fitted.history_)
+        # The order rotates from round to round, so that no loop always runs
+        # first (just after the matmul) or last.
+        order = list(times)[r % len(times) :] + list(times)[: r % len(times)]
+        this_round = {k: runs[k](r) for k in order}
+        for k, durations in this_round.items():
+            times[k] += durations
+        for k in round_ratios:
+            round_ratios[k].append(
+                float(np.median(this_round[k]) / np.median(this_round["hand"]))
+            )
         print(
             f"   round {r}: "
             + " ".join(f"{k} {np.median(v):.3f}s" for k, v in times.items())
@@ -178,6 +191,7 @@ def overhead(args, out: dict) -> dict:
         "epoch_s": med,
         "epoch_s_all": times,
         "ours_over_hand": med["ours"] / med["hand"],
+        "round_ratios_to_hand": round_ratios,
         "skorch_over_hand": med["skorch"] / med["hand"],
         "skorch_over_ours": med["skorch"] / med["ours"],
         **(
@@ -544,10 +558,9 @@ def report(out: dict, args, info) -> str:
             f"Table {ov['table']}; batch size {ov['batch_size']} "
             f"({ov['steps_per_epoch']} steps per epoch); no validation split "
             f"(`early_stopping=False`) so that all loops do the same work; "
-            f"{ov['rounds']} interleaved rounds of {ov['epochs_per_run']} epochs, "
-            "the first "
-            "epoch of "
-            "each run dropped; medians.",
+            f"{ov['rounds']} interleaved rounds of {ov['epochs_per_run']} epochs "
+            "(the order of the loops rotating from round to round), the first "
+            "epoch of each run dropped; medians.",
             "",
             markdown_table(
                 ["training loop", "seconds per epoch", "ratio to hand-written loop"],
@@ -586,6 +599,19 @@ def report(out: dict, args, info) -> str:
             "epoch time.",
             "",
         ]
+        if "round_ratios_to_hand" in ov:  # runs before this column existed lack it
+            parts += [
+                "Each round's ratio to the hand-written loop (medians of that "
+                "round's epochs), in round order: "
+                + "; ".join(
+                    f"{name} "
+                    + ", ".join(f"{x:.2f}" for x in ratios)
+                    + f" (median {np.median(ratios):.2f})"
+                    for name, ratios in ov["round_ratios_to_hand"].items()
+                )
+                + ".",
+                "",
+            ]
     if "flops" in out:
         fl = out["flops"]
         ach = fl["achieved_flops"]
