@@ -15,6 +15,7 @@ from sk_tabattn.nn.blocks import (
     SampleNorm,
     conv_position_major,
     is_position_major,
+    layer_norm_fast,
     pool_and_read_folded,
 )
 from sk_tabattn.nn.fusion import StreamFusion
@@ -376,6 +377,50 @@ def test_sample_norm_on_position_major_input_equals_group_norm(affine):
     assert is_position_major(out)
     expected = torch.nn.functional.group_norm(h, 1, norm.weight, norm.bias)
     torch.testing.assert_close(out, expected)
+
+
+def test_single_head_scores_from_strided_views_equal_the_per_head_form():
+    # One head takes q and k as strided views of the fused projection (no
+    # copies); it must give the per-head form's scores and gradients exactly.
+    torch.manual_seed(0)
+    block = ATTENTION_BLOCKS["self"](channels=8, n_heads=1, attention_dim=4)
+    seq = torch.randn(5, 7, 8, requires_grad=True)
+    scores = block._factored_scores(seq)
+    weight = torch.cat([block.query.weight, block.key.weight])
+    bias = torch.nn.functional.pad(block.query.bias, (0, 4))
+    qk = torch.nn.functional.linear(seq, weight, bias).view(5, 7, 2, 1, 4)
+    q, k = qk.permute(2, 0, 3, 1, 4).unbind(0)
+    expected = (q @ k.transpose(-2, -1) * 4**-0.5).view(5, 7, 7)
+    assert torch.equal(scores, expected)
+    grad = torch.randn(5, 7, 7)
+    assert torch.equal(
+        torch.autograd.grad(scores, seq, grad)[0],
+        torch.autograd.grad(expected, seq, grad)[0],
+    )
+
+
+def test_affine_free_norms_run_layer_norm_with_constant_affine(monkeypatch):
+    # CPU layer_norm without weight and bias takes a slower kernel: the
+    # affine-free norms (the readout's, the folded inference path's) must
+    # hand it ones and zeros, and get exactly the affine-free numbers.
+    torch.manual_seed(0)
+    x = 3 * torch.randn(8, 5, 6) + 1
+    calls = []
+    layer_norm = torch.nn.functional.layer_norm
+
+    def recording(*args, **kwargs):
+        calls.append((args, kwargs))
+        return layer_norm(*args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "layer_norm", recording)
+    out = SampleNorm(6, affine=False)(x.transpose(1, 2))
+    (_, shape, weight, bias, _), _ = calls[-1]
+    assert weight is not None and bias is not None
+    assert torch.equal(weight, torch.ones(shape))
+    assert torch.equal(bias, torch.zeros(shape))
+    assert torch.equal(out.transpose(1, 2), layer_norm(x, (5, 6)))
+    flat = x.flatten(1)
+    assert torch.equal(layer_norm_fast(flat), layer_norm(flat, (30,)))
 
 
 @pytest.mark.parametrize("name", sorted(ATTENTION_BLOCKS))

@@ -229,8 +229,13 @@ class _DotProductAttention(AttentionBlock):
         # q and k from one matmul; the keys' bias is zero.
         weight = torch.cat([self.query.weight, self.key.weight])
         bias = F.pad(self.query.bias, (0, h * a))
-        qk = F.linear(seq, weight, bias).view(b, n, 2, h, a)
-        q, k = qk.permute(2, 0, 3, 1, 4).unbind(0)  # [B, H, L, A] each
+        qk = F.linear(seq, weight, bias)  # [B, L, 2 * H * A]
+        if h == 1:
+            # Strided views go to bmm as they are: the 5D permute below makes
+            # matmul copy q and k (forward and backward), for the same numbers.
+            q, k = qk[..., :a], qk[..., a:]
+            return torch.bmm(q, k.transpose(1, 2)) * a**-0.5
+        q, k = qk.view(b, n, 2, h, a).permute(2, 0, 3, 1, 4).unbind(0)  # [B, H, L, A]
         return (q @ k.transpose(-2, -1) * a**-0.5).view(b, h * n, n)
 
 

@@ -58,10 +58,26 @@ class SampleNorm(nn.GroupNorm):
         if not is_position_major(x):
             return super().forward(x)
         seq = x.transpose(1, 2)  # [B, L, C], contiguous
-        shape = seq.shape[1:]
-        weight = None if self.weight is None else self.weight.expand(shape)
-        bias = None if self.bias is None else self.bias.expand(shape)
-        return F.layer_norm(seq, shape, weight, bias, self.eps).transpose(1, 2)
+        return layer_norm_fast(seq, self.weight, self.bias, self.eps).transpose(1, 2)
+
+
+def layer_norm_fast(
+    x: torch.Tensor,
+    weight: torch.Tensor | None = None,
+    bias: torch.Tensor | None = None,
+    eps: float = 1e-5,
+) -> torch.Tensor:
+    """LayerNorm of ``x`` over all but its first dim, per-channel affine optional.
+
+    ``weight`` and ``bias`` are ``(C,)`` (the last dim), broadcast over the
+    others. Without them, constant ones and zeros are passed: the same
+    numbers, but CPU's ``layer_norm`` without an affine takes a slower kernel
+    (forward and backward about 1.3x slower on ``512 x 20 x 32``, ad hoc).
+    """
+    shape = x.shape[1:]
+    weight = x.new_ones(()) if weight is None else weight
+    bias = x.new_zeros(()) if bias is None else bias
+    return F.layer_norm(x, shape, weight.expand(shape), bias.expand(shape), eps)
 
 
 class SpatialDropout(nn.Module):
@@ -300,7 +316,7 @@ def pool_and_read_folded(
     b, c, n = h.shape
     seq = h.transpose(1, 2)  # [B, L, C]
     flat = seq.reshape(b, n * c)
-    normed = F.layer_norm(flat, flat.shape[1:], eps=readout.norm.eps)
+    normed = layer_norm_fast(flat, eps=readout.norm.eps)
     # folded[(l, c), o] = sum_w readout[w, c, l] * proj[o, w * L + l]
     weight = readout.weight.view(-1, c, n)
     out = proj_weight.shape[0]
