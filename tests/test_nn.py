@@ -6,7 +6,11 @@ import pytest
 import torch
 
 from sk_tabattn.nn import ATTENTION_BLOCKS, AttentionBlock, AttentionCNN
-from sk_tabattn.nn.attention import RowAttention, register_attention
+from sk_tabattn.nn.attention import (
+    RowAttention,
+    _per_head_scores,
+    register_attention,
+)
 from sk_tabattn.nn.blocks import (
     READOUT_WIDTH,
     AttentionPool,
@@ -386,11 +390,7 @@ def test_single_head_scores_from_strided_views_equal_the_per_head_form():
     block = ATTENTION_BLOCKS["self"](channels=8, n_heads=1, attention_dim=4)
     seq = torch.randn(5, 7, 8, requires_grad=True)
     scores = block._factored_scores(seq)
-    weight = torch.cat([block.query.weight, block.key.weight])
-    bias = torch.nn.functional.pad(block.query.bias, (0, 4))
-    qk = torch.nn.functional.linear(seq, weight, bias).view(5, 7, 2, 1, 4)
-    q, k = qk.permute(2, 0, 3, 1, 4).unbind(0)
-    expected = (q @ k.transpose(-2, -1) * 4**-0.5).view(5, 7, 7)
+    expected = _per_head_scores(block._fused_qk(seq), 1, 4)
     assert torch.equal(scores, expected)
     grad = torch.randn(5, 7, 7)
     assert torch.equal(

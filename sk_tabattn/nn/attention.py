@@ -224,19 +224,28 @@ class _DotProductAttention(AttentionBlock):
         bilinear one with one head (no copies), or when ``channels > 2 *
         attention_dim``.
         """
-        b, n, _ = seq.shape
         h, a = self.heads, self.attention_dim
-        # q and k from one matmul; the keys' bias is zero.
-        weight = torch.cat([self.query.weight, self.key.weight])
-        bias = F.pad(self.query.bias, (0, h * a))
-        qk = F.linear(seq, weight, bias)  # [B, L, 2 * H * A]
+        qk = self._fused_qk(seq)
         if h == 1:
-            # Strided views go to bmm as they are: the 5D permute below makes
+            # Strided views go to bmm as they are: the per-head permute makes
             # matmul copy q and k (forward and backward), for the same numbers.
             q, k = qk[..., :a], qk[..., a:]
             return torch.bmm(q, k.transpose(1, 2)) * a**-0.5
-        q, k = qk.view(b, n, 2, h, a).permute(2, 0, 3, 1, 4).unbind(0)  # [B, H, L, A]
-        return (q @ k.transpose(-2, -1) * a**-0.5).view(b, h * n, n)
+        return _per_head_scores(qk, h, a)
+
+    def _fused_qk(self, seq: torch.Tensor) -> torch.Tensor:
+        """Return q and k side by side: ``[B, L, 2 * heads * attention_dim]``."""
+        weight = torch.cat([self.query.weight, self.key.weight])
+        # The keys have no bias.
+        bias = F.pad(self.query.bias, (0, self.heads * self.attention_dim))
+        return F.linear(seq, weight, bias)
+
+
+def _per_head_scores(qk: torch.Tensor, heads: int, attention_dim: int) -> torch.Tensor:
+    """Scaled scores ``(batch, heads * n, n)`` of a fused ``[B, n, 2 * H * A]`` q|k."""
+    b, n, _ = qk.shape
+    q, k = qk.view(b, n, 2, heads, attention_dim).permute(2, 0, 3, 1, 4).unbind(0)
+    return (q @ k.transpose(-2, -1) * attention_dim**-0.5).view(b, heads * n, n)
 
 
 @register_attention("self")
