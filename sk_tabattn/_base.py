@@ -37,6 +37,7 @@ from .data import TabularDataset, TensorBatchIterator
 from .encoding import EncodedTable, TabularEncoder
 from .explain import Explanation, explain, feature_importances
 from .nn import ATTENTION_BLOCKS, AttentionCNN
+from .nn.blocks import ACTIVATIONS
 
 #: Activation floats one inference batch may hold (8 MiB). Batches that stay
 #: in the CPU caches predict fastest, and a wide table's attention maps cannot
@@ -97,6 +98,7 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
         "n_blocks": [Interval(Integral, 1, None, closed="left")],
         "kernel_size": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
+        "activation": [StrOptions(set(ACTIVATIONS))],
         "pooling": [StrOptions({"mean", "attention"})],
         "feature_readout": ["boolean"],
         "streams": [None, StrOptions({"dtype"}), list],
@@ -133,6 +135,7 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
         n_blocks=2,
         kernel_size=3,
         dropout=0.1,
+        activation="relu",
         pooling="attention",
         feature_readout=True,
         streams=None,
@@ -165,6 +168,7 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
         self.n_blocks = n_blocks
         self.kernel_size = kernel_size
         self.dropout = dropout
+        self.activation = activation
         self.pooling = pooling
         self.feature_readout = feature_readout
         self.streams = streams
@@ -191,7 +195,11 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
 
     #: Parameters added after the first models were pickled, with the value
     #: those models were trained with; unpickling fills them in.
-    _added_parameters: dict = {"feature_readout": False, "average_weights": False}
+    _added_parameters: dict = {
+        "feature_readout": False,
+        "average_weights": False,
+        "activation": "gelu",
+    }
 
     def __setstate__(self, state: dict) -> None:
         for name, value in self._added_parameters.items():
@@ -441,6 +449,7 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
             module__n_blocks=self.n_blocks,
             module__kernel_size=self.kernel_size,
             module__dropout=self.dropout,
+            module__activation=self.activation,
             module__pooling=self.pooling,
             module__feature_readout=self.feature_readout,
             module__fusion=self.fusion,

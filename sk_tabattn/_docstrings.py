@@ -26,6 +26,11 @@ PARAMETERS = """\
         order (numeric columns, then categorical ones).
     dropout : float, default=0.1
         Dropout rate of the residual branches and of the head.
+    activation : {"relu", "gelu"}, default="relu"
+        Activation of the conv blocks and of the head's hidden layer.
+        ``"gelu"`` (the exact, ``erf``-based one) costs several times what
+        ReLU does on a CPU, forward and backward; models pickled before this
+        parameter existed use it.
     pooling : {"mean", "attention"}, default="attention"
         How the feature positions are pooled into one vector: their mean, or
         a learned softmax weighting.

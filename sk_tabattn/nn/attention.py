@@ -229,23 +229,33 @@ class _DotProductAttention(AttentionBlock):
         if h == 1:
             # Strided views go to bmm as they are: the per-head permute makes
             # matmul copy q and k (forward and backward), for the same numbers.
-            q, k = qk[..., :a], qk[..., a:]
-            return torch.bmm(q, k.transpose(1, 2)) * a**-0.5
+            # split, not two slices: its gradient is one cat, where each
+            # slice's is a zero-filled copy, and the two are then added.
+            q, k = qk.split(a, dim=-1)
+            return torch.bmm(q, k.transpose(1, 2))
         return _per_head_scores(qk, h, a)
 
     def _fused_qk(self, seq: torch.Tensor) -> torch.Tensor:
-        """Return q and k side by side: ``[B, L, 2 * heads * attention_dim]``."""
-        weight = torch.cat([self.query.weight, self.key.weight])
+        """Return q / √attention_dim and k side by side: ``[B, L, 2 * heads * A]``.
+
+        The scale sits in the query's weights (a few hundred numbers), not on
+        the ``[B, H * L, L]`` scores (forward and backward).
+        """
+        scale = self.attention_dim**-0.5
+        weight = torch.cat([self.query.weight * scale, self.key.weight])
         # The keys have no bias.
-        bias = F.pad(self.query.bias, (0, self.heads * self.attention_dim))
+        bias = F.pad(self.query.bias * scale, (0, self.heads * self.attention_dim))
         return F.linear(seq, weight, bias)
 
 
 def _per_head_scores(qk: torch.Tensor, heads: int, attention_dim: int) -> torch.Tensor:
-    """Scaled scores ``(batch, heads * n, n)`` of a fused ``[B, n, 2 * H * A]`` q|k."""
+    """Scores ``(batch, heads * n, n)`` of a fused ``[B, n, 2 * H * A]`` q|k.
+
+    The scale is already in q (see ``_DotProductAttention._fused_qk``).
+    """
     b, n, _ = qk.shape
     q, k = qk.view(b, n, 2, heads, attention_dim).permute(2, 0, 3, 1, 4).unbind(0)
-    return (q @ k.transpose(-2, -1) * attention_dim**-0.5).view(b, heads * n, n)
+    return (q @ k.transpose(-2, -1)).view(b, heads * n, n)
 
 
 @register_attention("self")

@@ -15,9 +15,11 @@ from .blocks import (
     ConvBlock,
     FeatureReadout,
     ResidualAttention,
+    make_activation,
     make_pooling,
     pool_and_read_folded,
 )
+from .dropout import Dropout
 from .fusion import StreamFusion
 from .tokenizer import FeatureTokenizer
 
@@ -44,7 +46,7 @@ class StreamBranch(nn.Module):
     positions : sequence of int
         Token positions of this stream.
     attention, attention_position, n_heads, attention_dim, d_token, n_blocks,
-    kernel_size, dropout, pooling, feature_readout
+    kernel_size, dropout, activation, pooling, feature_readout
         As in :class:`AttentionCNN`.
     """
 
@@ -60,6 +62,7 @@ class StreamBranch(nn.Module):
         n_blocks: int,
         kernel_size: int,
         dropout: float,
+        activation: str,
         pooling: str,
         feature_readout: bool,
     ):
@@ -69,7 +72,12 @@ class StreamBranch(nn.Module):
         self.in_order = positions == list(range(len(positions)))
         self.attention_position = attention_position
         self.convs = nn.ModuleList(
-            ConvBlock(channels=d_token, kernel_size=kernel_size, dropout=dropout)
+            ConvBlock(
+                channels=d_token,
+                kernel_size=kernel_size,
+                dropout=dropout,
+                activation=activation,
+            )
             for _ in range(n_blocks)
         )
         n_attention = n_blocks if attention_position == "each" else 1
@@ -192,6 +200,8 @@ class AttentionCNN(nn.Module):
         Convolution window, in feature positions.
     dropout : float, default=0.1
         Dropout rate of the residual branches and the head.
+    activation : {"relu", "gelu"}, default="relu"
+        Activation of the conv blocks and of the head's hidden layer.
     pooling : {"mean", "attention"}, default="attention"
         How positions are pooled into one vector per stream.
     fusion : {"sum", "scalar", "softmax", "adaptive"}, default="softmax"
@@ -225,6 +235,7 @@ class AttentionCNN(nn.Module):
         n_blocks: int = 2,
         kernel_size: int = 3,
         dropout: float = 0.1,
+        activation: str = "relu",
         pooling: str = "attention",
         fusion: str = "softmax",
         numeric_embedding: str = "linear",
@@ -251,6 +262,7 @@ class AttentionCNN(nn.Module):
                 n_blocks=n_blocks,
                 kernel_size=kernel_size,
                 dropout=dropout,
+                activation=activation,
                 pooling=pooling,
                 feature_readout=feature_readout,
             )
@@ -264,8 +276,8 @@ class AttentionCNN(nn.Module):
         self.head = nn.Sequential(
             nn.LayerNorm(d_token),
             nn.Linear(d_token, 2 * d_token),
-            nn.GELU(),
-            nn.Dropout(dropout),
+            make_activation(activation),
+            Dropout(dropout),
             nn.Linear(2 * d_token, n_outputs),
         )
         # The readouts of all streams enter the head's hidden layer.
