@@ -135,7 +135,7 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
         n_blocks=2,
         kernel_size=3,
         dropout=0.1,
-        activation="relu",
+        activation="hardswish",
         pooling="attention",
         feature_readout=True,
         streams=None,

@@ -82,7 +82,7 @@ class AttentionCNNClassifier(ClassifierMixin, _BaseAttentionCNN):  # noqa: D101
         n_blocks=2,
         kernel_size=3,
         dropout=0.1,
-        activation="relu",
+        activation="hardswish",
         pooling="attention",
         feature_readout=True,
         streams=None,

@@ -442,6 +442,25 @@ def test_periodic_numeric_embedding_fits_and_predicts(Est, mixed_frame, tiny_par
     assert linear.net_.module_.tokenizer.numeric_embedding == "linear"
 
 
+@pytest.mark.parametrize("activation", ["hardswish", "relu", "gelu"])
+def test_activation_sets_the_conv_blocks_and_the_head(
+    activation, mixed_frame, tiny_params
+):
+    X, y = mixed_frame
+    est = AttentionCNNClassifier(activation=activation, **tiny_params).fit(X, y)
+    module = est.net_.module_
+    kind = {"hardswish": torch.nn.Hardswish, "relu": torch.nn.ReLU}.get(
+        activation, torch.nn.GELU
+    )
+    acts = [conv.act for b in module.branches for conv in b.convs]
+    assert acts and all(type(a) is kind for a in acts)
+    assert sum(type(m) is kind for m in module.head) == 1
+    assert np.isfinite(est.predict_proba(X)).all()
+    assert AttentionCNNClassifier().activation == "hardswish"
+    with pytest.raises(ValueError, match="'activation' parameter"):
+        AttentionCNNClassifier(activation="tanh", **tiny_params).fit(X, y)
+
+
 @pytest.mark.parametrize("Est", [AttentionCNNClassifier, AttentionCNNRegressor])
 @pytest.mark.parametrize("streams", [None, "dtype"])
 def test_feature_readout_fits_predicts_and_explains(

@@ -20,10 +20,14 @@ from .attention import AttentionBlock
 from .dropout import SpatialDropout
 
 PoolingName = Literal["mean", "attention"]
-ActivationName = Literal["relu", "gelu"]
+ActivationName = Literal["hardswish", "relu", "gelu"]
 
 #: The activations of the conv blocks and the head, by name.
-ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "gelu": nn.GELU}
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "hardswish": nn.Hardswish,
+    "relu": nn.ReLU,
+    "gelu": nn.GELU,
+}
 
 #: Numbers the feature readout reads per position.
 READOUT_WIDTH = 4
@@ -123,8 +127,8 @@ class ConvBlock(nn.Module):
         Width of the convolution window, in feature positions.
     dropout : float
         Dropout rate on the residual branch.
-    activation : {"relu", "gelu"}
-        The activation ``Act``.
+    activation : {"hardswish", "relu", "gelu"}
+        The activation ``Act`` (see ``ACTIVATIONS``).
     """
 
     def __init__(
@@ -147,7 +151,7 @@ class ConvBlock(nn.Module):
             y = conv_position_major(h, self.conv)
         else:
             y = self.conv(h)
-        return h + self.dropout(self.act(self.norm(y)))
+        return self.dropout.residual(h, self.act(self.norm(y)))
 
 
 class ResidualAttention(nn.Module):
@@ -170,7 +174,7 @@ class ResidualAttention(nn.Module):
     def attend(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Return the output and the block's weights."""
         out, weights = self.block.attend(self.norm(h))
-        return h + self.dropout(out), weights
+        return self.dropout.residual(h, out), weights
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         """Return ``(batch_size, channels, n_positions)``."""
@@ -222,6 +226,20 @@ class AttentionPool(nn.Module):
         """Return ``(batch_size, channels)``."""
         return self.pool(h)[0]
 
+    def affine_free_score(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return the score as a function of ``h`` normalised without the affine.
+
+        The norm's per-channel affine folds into the score vector:
+        ``score_l = normed_l . (g * w) + (beta . w + bias)``. Returns the
+        ``(channels,)`` vector and the ``(1,)`` shift.
+        """
+        score = self.score.weight.view(-1)
+        gain = score if self.norm.weight is None else self.norm.weight * score
+        shift = self.score.bias
+        if self.norm.bias is not None:
+            shift = shift + self.norm.bias @ score
+        return gain, shift
+
 
 class FeatureReadout(nn.Module):
     """Learned linear summaries per position: ``(batch, C, L) -> (batch, width * L)``.
@@ -258,17 +276,22 @@ class FeatureReadout(nn.Module):
         """Return ``(batch_size, width * n_positions)``, one width after another."""
         # A module pickled when the readout read one number has a
         # (channels, n_positions) weight: the view reads it as width 1.
-        weight = self.weight.view(-1, *self.weight.shape[-2:])
         h = self.norm(h)
         if torch.is_grad_enabled() or is_position_major(h):
-            # [L, width, C], contiguous: a strided operand makes bmm copy.
-            weight = weight.permute(2, 0, 1).contiguous()
-            out = _PositionProducts.apply(h.transpose(1, 2), weight)
-            return out.permute(2, 1, 0).flatten(1)  # [L, width, B] -> [B, width * L]
+            return self.read_normalised(h.transpose(1, 2))
         # Without autograd, on channels-first input, the broadcast product is
         # the faster one (the products' batch slices are strided there). With
         # autograd, its backward would hold two (batch, width, C, L) tensors.
+        weight = self.weight.view(-1, *self.weight.shape[-2:])
         return (h.unsqueeze(1) * weight).sum(dim=2).flatten(1)
+
+    def read_normalised(self, normed: torch.Tensor) -> torch.Tensor:
+        """Return the readout of an already normalised ``[B, L, C]`` tensor."""
+        weight = self.weight.view(-1, *self.weight.shape[-2:])
+        # [L, width, C], contiguous: a strided operand makes bmm copy.
+        weight = weight.permute(2, 0, 1).contiguous()
+        out = _PositionProducts.apply(normed, weight)
+        return out.permute(2, 1, 0).flatten(1)  # [L, width, B] -> [B, width * L]
 
 
 class _PositionProducts(torch.autograd.Function):
@@ -362,14 +385,8 @@ def pool_and_read_folded(
     ).reshape(n * c, out)
     if not isinstance(pool, AttentionPool):
         return pool.pool(h)[0], None, normed @ folded
-    # The pool's norm is the readout's plus a per-channel affine, folded into
-    # the score vector: score_l = normed_l . (g * w) + (beta . w + bias).
-    score = pool.score.weight.view(-1)
-    norm = pool.norm
-    gain = score if norm.weight is None else norm.weight * score
-    shift = pool.score.bias
-    if norm.bias is not None:
-        shift = shift + norm.bias @ score
+    # The pool's norm is the readout's plus a per-channel affine.
+    gain, shift = pool.affine_free_score()
     positions = torch.arange(n, device=h.device)
     scores = h.new_zeros(n, c, n)
     scores[positions, :, positions] = gain
@@ -377,3 +394,45 @@ def pool_and_read_folded(
     weights = (product[:, out:] + shift).softmax(dim=-1)
     pooled = torch.bmm(weights.unsqueeze(1), seq).squeeze(1)
     return pooled, weights, product[:, :out]
+
+
+def pool_and_read(
+    h: torch.Tensor, pool: MeanPool | AttentionPool, readout: FeatureReadout
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    """Pool ``h`` and read it out from one normalisation (the training form).
+
+    ``pool.pool(h)`` and ``readout(h)``, with the attention pool's score
+    read from the readout's affine-free normalisation (its own affine folded
+    into the score vector, see :meth:`AttentionPool.affine_free_score`): one
+    LayerNorm forward and backward fewer a step. Needs both norms' eps equal.
+
+    Parameters
+    ----------
+    h : Tensor
+        ``(batch, C, L)``.
+    pool : MeanPool or AttentionPool
+        The branch's pooling.
+    readout : FeatureReadout
+        The branch's readout.
+
+    Returns
+    -------
+    pooled : Tensor
+        ``(batch, C)``, as ``pool.pool(h)[0]``.
+    pool_weights : Tensor or None
+        ``(batch, L)``, as ``pool.pool(h)[1]``.
+    readout : Tensor
+        ``(batch, readout.out_features)``, as ``readout(h)``.
+    """
+    seq = h.transpose(1, 2)  # [B, L, C]
+    normed = layer_norm_fast(seq, eps=readout.norm.eps)
+    read = readout.read_normalised(normed)
+    if not isinstance(pool, AttentionPool):
+        return *pool.pool(h), read
+    gain, shift = pool.affine_free_score()
+    # A [C, 1] matrix, not a vector: the same product, and FlopCounterMode
+    # counts mm (which the benchmark's FLOP share reads), not mv.
+    scores = torch.matmul(normed, gain.unsqueeze(-1)).squeeze(-1)
+    weights = (scores + shift).softmax(dim=-1)
+    pooled = torch.bmm(weights.unsqueeze(1), seq).squeeze(1)
+    return pooled, weights, read

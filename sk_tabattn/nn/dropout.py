@@ -57,6 +57,12 @@ class SpatialDropout(nn.Module):
             return x
         return x * keep_mask((*x.shape[:-1], 1), self.p, x)
 
+    def residual(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Return ``h + self(x)``, in one pass over the tensors (``addcmul``)."""
+        if not (self.training and self.p):
+            return h + x
+        return torch.addcmul(h, x, keep_mask((*x.shape[:-1], 1), self.p, x))
+
 
 class Dropout(nn.Dropout):
     """``nn.Dropout`` with its mask drawn by :func:`keep_mask`."""

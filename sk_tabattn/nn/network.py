@@ -17,6 +17,7 @@ from .blocks import (
     ResidualAttention,
     make_activation,
     make_pooling,
+    pool_and_read,
     pool_and_read_folded,
 )
 from .dropout import Dropout
@@ -144,20 +145,28 @@ class StreamBranch(nn.Module):
                 h = attend(h)
         if self.attention_position == "after":
             h = attend(h)
-        if readout_proj_weight is not None and self._can_fold():
-            z, pool_weights, readout = pool_and_read_folded(
-                h, self.pool, self.readout, readout_proj_weight
-            )
-        else:
+        weights_out = {"attention": weights}
+        if not self._can_share_norm():
             z, pool_weights = self.pool.pool(h)
             readout = None if self.readout is None else self.readout(h)
-            if readout is not None and readout_proj_weight is not None:
-                readout = F.linear(readout, readout_proj_weight)
-        return z, readout, {"attention": weights, "pooling": pool_weights}
+        elif readout_proj_weight is not None and not torch.is_grad_enabled():
+            z, pool_weights, projected = pool_and_read_folded(
+                h, self.pool, self.readout, readout_proj_weight
+            )
+            return z, projected, {**weights_out, "pooling": pool_weights}
+        else:
+            z, pool_weights, readout = pool_and_read(h, self.pool, self.readout)
+        if readout is not None and readout_proj_weight is not None:
+            readout = F.linear(readout, readout_proj_weight)
+        return z, readout, {**weights_out, "pooling": pool_weights}
 
-    def _can_fold(self) -> bool:
-        """Whether the pooling and readout may run folded: no autograd, one eps."""
-        if torch.is_grad_enabled() or self.readout is None:
+    def _can_share_norm(self) -> bool:
+        """Whether the pooling and readout may share a norm: a readout, one eps.
+
+        Shared, they run as :func:`~sk_tabattn.nn.blocks.pool_and_read`, or
+        folded without autograd.
+        """
+        if self.readout is None:
             return False
         return (
             not isinstance(self.pool, AttentionPool)
@@ -200,7 +209,7 @@ class AttentionCNN(nn.Module):
         Convolution window, in feature positions.
     dropout : float, default=0.1
         Dropout rate of the residual branches and the head.
-    activation : {"relu", "gelu"}, default="relu"
+    activation : {"hardswish", "relu", "gelu"}, default="hardswish"
         Activation of the conv blocks and of the head's hidden layer.
     pooling : {"mean", "attention"}, default="attention"
         How positions are pooled into one vector per stream.
@@ -235,7 +244,7 @@ class AttentionCNN(nn.Module):
         n_blocks: int = 2,
         kernel_size: int = 3,
         dropout: float = 0.1,
-        activation: str = "relu",
+        activation: str = "hardswish",
         pooling: str = "attention",
         fusion: str = "softmax",
         numeric_embedding: str = "linear",
