@@ -267,7 +267,7 @@ def test_label_smoothing_caps_the_confidence_the_loss_rewards(tiny_params):
     X = rng.normal(size=(200, 3))
     y = (X[:, 0] > 0).astype(int)
     X[:, 0] += np.where(y == 1, 2.0, -2.0)
-    params = {**tiny_params, "max_epochs": 20, "lr": 1e-2}
+    params = {**tiny_params, "max_epochs": 30, "lr": 1e-2}
     confidence = {}
     for smoothing in (0.0, 0.2):
         clf = AttentionCNNClassifier(**params, label_smoothing=smoothing).fit(X, y)

@@ -20,7 +20,6 @@ from .attention import AttentionBlock
 from .dropout import SpatialDropout
 
 PoolingName = Literal["mean", "attention"]
-ActivationName = Literal["hardswish", "relu", "gelu"]
 
 #: The activations of the conv blocks and the head, by name.
 ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -274,24 +273,35 @@ class FeatureReadout(nn.Module):
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         """Return ``(batch_size, width * n_positions)``, one width after another."""
-        # A module pickled when the readout read one number has a
-        # (channels, n_positions) weight: the view reads it as width 1.
         h = self.norm(h)
         if torch.is_grad_enabled() or is_position_major(h):
             return self.read_normalised(h.transpose(1, 2))
         # Without autograd, on channels-first input, the broadcast product is
         # the faster one (the products' batch slices are strided there). With
         # autograd, its backward would hold two (batch, width, C, L) tensors.
-        weight = self.weight.view(-1, *self.weight.shape[-2:])
-        return (h.unsqueeze(1) * weight).sum(dim=2).flatten(1)
+        return (h.unsqueeze(1) * self._weight()).sum(dim=2).flatten(1)
 
     def read_normalised(self, normed: torch.Tensor) -> torch.Tensor:
         """Return the readout of an already normalised ``[B, L, C]`` tensor."""
-        weight = self.weight.view(-1, *self.weight.shape[-2:])
         # [L, width, C], contiguous: a strided operand makes bmm copy.
-        weight = weight.permute(2, 0, 1).contiguous()
-        out = _PositionProducts.apply(normed, weight)
+        weight = self._weight().permute(2, 0, 1).contiguous()
+        if torch.compiler.is_compiling():
+            # Inductor derives and lays out the gradients itself (compiled
+            # steps took about as long either way in trial runs), and dynamo
+            # instantiates an autograd Function, which torch 2.13 warns of
+            # (DeprecationWarning; an error under -W error).
+            out = torch.bmm(weight, normed.permute(1, 2, 0))
+        else:
+            out = _PositionProducts.apply(normed, weight)
         return out.permute(2, 1, 0).flatten(1)  # [L, width, B] -> [B, width * L]
+
+    def _weight(self) -> torch.Tensor:
+        """``(width, channels, n_positions)``.
+
+        A module pickled when the readout read one number has a (channels,
+        n_positions) weight: the view reads it as width 1.
+        """
+        return self.weight.view(-1, *self.weight.shape[-2:])
 
 
 class _PositionProducts(torch.autograd.Function):
