@@ -146,16 +146,17 @@ class StreamBranch(nn.Module):
         if self.attention_position == "after":
             h = attend(h)
         weights_out = {"attention": weights}
-        if not self._can_share_norm():
+        reader = self.readout
+        if reader is None or not self._can_share_norm():
             z, pool_weights = self.pool.pool(h)
-            readout = None if self.readout is None else self.readout(h)
+            readout = None if reader is None else reader(h)
         elif readout_proj_weight is not None and not torch.is_grad_enabled():
             z, pool_weights, projected = pool_and_read_folded(
-                h, self.pool, self.readout, readout_proj_weight
+                h, self.pool, reader, readout_proj_weight
             )
             return z, projected, {**weights_out, "pooling": pool_weights}
         else:
-            z, pool_weights, readout = pool_and_read(h, self.pool, self.readout)
+            z, pool_weights, readout = pool_and_read(h, self.pool, reader)
         if readout is not None and readout_proj_weight is not None:
             readout = F.linear(readout, readout_proj_weight)
         return z, readout, {**weights_out, "pooling": pool_weights}
