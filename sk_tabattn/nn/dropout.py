@@ -53,15 +53,19 @@ class SpatialDropout(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return ``x`` with channels dropped (in training) and rescaled."""
-        if not (self.training and self.p):
-            return x
-        return x * keep_mask((*x.shape[:-1], 1), self.p, x)
+        mask = self._channel_mask(x)
+        return x if mask is None else x * mask
 
     def residual(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """Return ``h + self(x)``, in one pass over the tensors (``addcmul``)."""
+        mask = self._channel_mask(x)
+        return h + x if mask is None else torch.addcmul(h, x, mask)
+
+    def _channel_mask(self, x: torch.Tensor) -> torch.Tensor | None:
+        """Return a ``[..., C, 1]`` mask for ``x``, or None when nothing is dropped."""
         if not (self.training and self.p):
-            return h + x
-        return torch.addcmul(h, x, keep_mask((*x.shape[:-1], 1), self.p, x))
+            return None
+        return keep_mask((*x.shape[:-1], 1), self.p, x)
 
 
 class Dropout(nn.Dropout):
