@@ -12,7 +12,9 @@ import pytest
 import scipy.sparse as sp
 import torch
 from _params import FAST
+from scipy.special import ndtri
 from sklearn.compose import ColumnTransformer, make_column_selector
+from sklearn.datasets import load_digits
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, QuantileTransformer, StandardScaler
 
@@ -321,22 +323,18 @@ def test_quantile_scaling_is_learned_in_fit():
     assert np.median(shifted) > 2
 
 
-def test_quantile_scaling_equals_sklearns_quantile_transformer():
-    # The transform is written out (one interpolation per tie-free column,
-    # ndtri for norm.ppf); it must give sklearn's values on ties, NaN, the
-    # outermost quantiles, the margin next to them and values out of range.
+def _tied_train_and_test(n: int = 3000):
+    """Columns with and without ties (at the ends too), NaN, edge test values."""
     rng = np.random.RandomState(0)
-    n = 3000
     train = np.column_stack(
         [
             rng.normal(size=n),  # no ties
-            rng.randint(0, 5, n).astype(float),  # ties everywhere
+            rng.randint(0, 5, n).astype(float),  # ties everywhere, ends too
             np.where(rng.rand(n) < 0.7, 0.0, rng.rand(n)),  # one big tie at 0
             rng.exponential(size=n),
         ]
     )
     train[rng.rand(*train.shape) < 0.05] = np.nan
-    enc = TabularEncoder().fit(train)
     qt = QuantileTransformer(
         n_quantiles=1000, output_distribution="normal", subsample=None
     ).fit(train)
@@ -349,10 +347,65 @@ def test_quantile_scaling_equals_sklearns_quantile_transformer():
             np.tile(np.arange(5.0), (4, 1)).T,  # exactly on the tied values
         ]
     )
+    return train, test, qt
+
+
+def test_quantile_scaling_of_old_pickles_equals_sklearns_quantile_transformer():
+    # The transform is written out (one interpolation per tie-free column,
+    # ndtri for norm.ppf). A scaler pickled before tied ends took their middle
+    # (no ``mid_rank_ends`` in its state) must give sklearn's values on ties,
+    # NaN, the outermost quantiles, the margin next to them and out of range.
+    train, test, qt = _tied_train_and_test()
+    scaler = TabularEncoder().fit(train)._scaler
+    del scaler.mid_rank_ends
+    old = pickle.loads(pickle.dumps(scaler))
+    np.testing.assert_allclose(old(test), qt.transform(test), rtol=0, atol=1e-12)
+    assert np.array_equal(np.isnan(old(test)), np.isnan(test))
+
+
+def test_quantile_scaling_gives_tied_ends_the_middle_of_their_range():
+    # sklearn maps a value tied at the smallest or largest quantile to -5.2 or
+    # +5.2 however common it is; ours gives it the middle of its quantile
+    # range, like ties inside the range, and agrees with sklearn elsewhere.
+    train, test, qt = _tied_train_and_test()
+    z = TabularEncoder().fit(train)._scaler(test)
+    assert np.array_equal(np.isnan(z), np.isnan(test))
+    quantiles, references = qt.quantiles_, qt.references_
+    at_tied_end = np.zeros(test.shape, dtype=bool)
+    for col in range(test.shape[1]):
+        q = quantiles[:, col]
+        for end in (q[0], q[-1]):
+            tie = np.flatnonzero(q == end)
+            if len(tie) > 1:
+                at = test[:, col] == end
+                middle = (references[tie[0]] + references[tie[-1]]) / 2
+                np.testing.assert_allclose(z[at, col], ndtri(middle), atol=1e-12)
+                at_tied_end[:, col] |= at
+    # Column 1 is tied at both ends (0 and 4), column 2 at 0; not column 0.
+    assert at_tied_end[:, 1].sum() > 1000 and at_tied_end[:, 2].sum() > 1000
+    assert not at_tied_end[:, 0].any()
+    np.testing.assert_allclose(z[at_tied_end], z[at_tied_end].clip(-1.5, 1.5))
+    # Within sklearn's 1e-7 margin of the outermost quantiles, values are
+    # interpolated (ours) rather than clipped; compare away from it.
+    lo, hi = quantiles[0], quantiles[-1]
+    near_end = (np.abs(test - lo) < 1e-7) | (np.abs(test - hi) < 1e-7)
+    elsewhere = ~at_tied_end & ~near_end
     np.testing.assert_allclose(
-        enc._scaler(test), qt.transform(test), rtol=0, atol=1e-12
+        z[elsewhere], qt.transform(test)[elsewhere], rtol=0, atol=1e-12
     )
-    assert np.array_equal(np.isnan(enc._scaler(test)), np.isnan(test))
+    # Values beyond the fitted range still take the clip values.
+    assert (z[test < lo] < -5.1).all() and (z[test > hi] > 5.1).all()
+
+
+def test_quantile_scaling_keeps_zero_inflated_columns_in_range():
+    # Half of load_digits' pixel values are 0: they went to -5.2 (and a
+    # column's maximum, when tied, to +5.2), with the next value near -0.6.
+    X = load_digits().data
+    z = TabularEncoder().fit(X).encode(X).x_num
+    assert np.abs(z).max() < 5.3
+    assert (np.abs(z) > 5).mean() < 0.001
+    zero, one = z[X[:, 20] == 0, 20], z[X[:, 20] == 1, 20]
+    assert np.ptp(zero) == 0 and zero[0] < one[0] < zero[0] + 1
 
 
 @pytest.mark.parametrize("n_rows", [1, 2, 3])

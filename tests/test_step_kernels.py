@@ -55,6 +55,10 @@ def test_a_training_step_takes_the_fast_kernels():
     # The readout's and the pool's products, forward and backward, never
     # put the readout width or a single column on the output's long side.
     assert READOUT_WIDTH not in bmm_widths and 1 not in bmm_widths, bmm_widths
+    # The pool's score rides in the readout's products, not a one-column mm
+    # (whose backward is an outer product as a K = 1 matmul).
+    mm_widths = {shape[-1] for name, shape in record.ops if name == "mm"}
+    assert 1 not in mm_widths, mm_widths
     # Dropout masks come from torch.rand, not bernoulli_ (about 2x slower).
     assert "bernoulli_" not in names and "rand" in names
     # q and k split in one cat backward, not two zero-filled slice copies.

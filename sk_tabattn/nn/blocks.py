@@ -287,17 +287,19 @@ class FeatureReadout(nn.Module):
 
     def read_normalised(self, normed: torch.Tensor) -> torch.Tensor:
         """Return the readout of an already normalised ``[B, L, C]`` tensor."""
-        # [L, width, C], contiguous: a strided operand makes bmm copy.
-        weight = self._weight().permute(2, 0, 1).contiguous()
-        if torch.compiler.is_compiling():
-            # Inductor derives and lays out the gradients itself (compiled
-            # steps took about as long either way in trial runs), and dynamo
-            # instantiates an autograd Function, which torch 2.13 warns of
-            # (DeprecationWarning; an error under -W error).
-            out = torch.bmm(weight, normed.permute(1, 2, 0))
-        else:
-            out = _PositionProducts.apply(normed, weight)
-        return out.permute(2, 1, 0).flatten(1)  # [L, width, B] -> [B, width * L]
+        return self.flatten_products(position_products(normed, self.position_weight()))
+
+    def position_weight(self) -> torch.Tensor:
+        """Return the weight as ``[L, width, C]``, contiguous.
+
+        A strided operand makes bmm copy.
+        """
+        return self._weight().permute(2, 0, 1).contiguous()
+
+    @staticmethod
+    def flatten_products(products: torch.Tensor) -> torch.Tensor:
+        """``[L, width, B]`` products as the readout, ``[B, width * L]``."""
+        return products.permute(2, 1, 0).flatten(1)
 
     def _weight(self) -> torch.Tensor:
         """``(width, channels, n_positions)``.
@@ -306,6 +308,20 @@ class FeatureReadout(nn.Module):
         n_positions) weight: the view reads it as width 1.
         """
         return self.weight.view(-1, *self.weight.shape[-2:])
+
+
+def position_products(seq: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Return ``out[l] = weight[l] @ seq[:, l]ᵀ``, ``[L, width, B]``.
+
+    ``seq`` is ``[B, L, C]`` and ``weight`` ``[L, width, C]``.
+    """
+    if torch.compiler.is_compiling():
+        # Inductor derives and lays out the gradients itself (compiled
+        # steps took about as long either way in trial runs), and dynamo
+        # instantiates an autograd Function, which torch 2.13 warns of
+        # (DeprecationWarning; an error under -W error).
+        return torch.bmm(weight, seq.permute(1, 2, 0))
+    return _PositionProducts.apply(seq, weight)
 
 
 class _PositionProducts(torch.autograd.Function):
@@ -439,12 +455,16 @@ def pool_and_read(
     """
     seq = h.transpose(1, 2)  # [B, L, C]
     normed = layer_norm_fast(seq, eps=readout.norm.eps)
-    read = readout.read_normalised(normed)
     if not isinstance(pool, AttentionPool):
-        return *pool.pool(h), read
+        return *pool.pool(h), readout.read_normalised(normed)
+    # The pool's score vector rides along as one more row of each position's
+    # readout weights: one batched product instead of the readout's and a
+    # [B * L, C] @ [C, 1] one, whose backward was an outer product as a
+    # K = 1 matmul plus an add of the two gradients of the normalised input.
     gain, shift = pool.affine_free_score()
-    # A [C, 1] matrix, not a vector: the same product, and FlopCounterMode
-    # counts mm (which the benchmark's FLOP share reads), not mv.
-    scores = torch.matmul(normed, gain.unsqueeze(-1)).squeeze(-1)
-    weights = (scores + shift).softmax(dim=-1)
-    return pool.weighted_sum(h, weights), weights, read
+    weight = readout.position_weight()  # [L, width, C]
+    width = weight.shape[1]
+    weight = torch.cat([weight, gain.expand(weight.shape[0], 1, -1)], dim=1)
+    products, scores = position_products(normed, weight).split([width, 1], dim=1)
+    weights = (scores.squeeze(1).t() + shift).softmax(dim=-1)
+    return pool.weighted_sum(h, weights), weights, readout.flatten_products(products)
