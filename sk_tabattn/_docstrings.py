@@ -56,7 +56,9 @@ PARAMETERS = """\
     categorical_features : "from_dtype", array-like or None, default="from_dtype"
         Which columns are categorical (see :class:`TabularEncoder`).
     numeric_transform : {"quantile", "standard", "none"}, default="quantile"
-        Scaling of the numeric columns, learned in ``fit``.
+        Scaling of the numeric columns, learned in ``fit``: a quantile
+        transform to a normal distribution, standard scaling or none (see
+        :class:`TabularEncoder`).
     numeric_embedding : {"linear", "periodic"}, default="linear"
         How a scaled numeric value becomes its token: ``x * w_j + b_j``, or
         the periodic (PLR) embedding ``ReLU(W_j [cos(2 pi c_j x), sin(2 pi c_j

@@ -139,7 +139,10 @@ def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor
     j = torch.searchsorted(xp, x, right=True).sub_(1).clamp_(0, n_points - 2)
     x0, x1 = xp.gather(1, j), xp.gather(1, j + 1)
     y0, y1 = fp[j], fp[j + 1]
-    # A zero-width segment is only reached at or beyond a tied last point,
+    out = (y1 - y0) / (x1 - x0) * (x - x0) + y0
+    # A zero-width segment is only reached at or beyond a tied last point
+    # (j is the last index with xp[j] <= x, clamped to the last segment),
     # where np.interp gives the last value (NaN compares False: stays NaN).
-    at_tied_end = (x1 == x0) & (x >= x1)
-    return torch.where(at_tied_end, y1, (y1 - y0) / (x1 - x0) * (x - x0) + y0)
+    if bool((xp[:, -1] == xp[:, -2]).any()):
+        out = torch.where((x1 == x0) & (x >= x1), y1, out)
+    return out

@@ -83,9 +83,12 @@ default="from_dtype"
         :class:`~sklearn.ensemble.HistGradientBoostingClassifier`).
     numeric_transform : {"quantile", "standard", "none"}, default="quantile"
         ``"quantile"``: quantile transform to a normal distribution (at most
-        1,000 quantiles), ``"standard"``: zero mean, unit variance, ``"none"``:
-        as given. Statistics ignore missing values; a constant or all-missing
-        column is accepted and carries no signal.
+        1,000 quantiles; a value tied at the column's smallest or largest
+        quantile, such as the zeros of a zero-inflated column, takes the middle
+        of its quantile range, where sklearn's transform clips it to -5.2 or
+        +5.2), ``"standard"``: zero mean, unit variance, ``"none"``: as given.
+        Statistics ignore missing values; a constant or all-missing column is
+        accepted and carries no signal.
     min_frequency : int, default=5
         Categories seen fewer times in ``fit`` share one "rare" index.
     max_categories : int, default=512
