@@ -119,3 +119,22 @@ def test_shared_norm_pool_and_readout_equal_the_modules(pooling, position_major)
     ref_grads = torch.autograd.grad(ref_loss, params)
     for g, ref in zip(grads, ref_grads, strict=True):
         torch.testing.assert_close(g, ref)
+
+
+@pytest.mark.parametrize("activation", ["hardswish", "relu", "gelu"])
+def test_predict_runs_the_conv_blocks_activation_and_residual_in_place(activation):
+    torch.manual_seed(0)
+    net = AttentionCNN(
+        n_numeric=5, cardinalities=[], n_outputs=2, d_token=8, activation=activation
+    ).eval()
+    x_num, x_cat = torch.randn(16, 5), torch.empty(16, 0, dtype=torch.long)
+    expected = net(x_num, x_cat).detach()  # with autograd: out of place
+    with torch.inference_mode(), _RecordOps() as record:
+        out = net(x_num, x_cat)
+    torch.testing.assert_close(out, expected)
+    names = [name for name, _ in record.ops]
+    n_blocks = len(net.branches[0].convs)
+    # Each block's residual add lands in its activation's output.
+    assert names.count("add_") >= n_blocks, names
+    if activation != "gelu":  # GELU has no in-place form
+        assert names.count(f"{activation}_") == n_blocks, names
