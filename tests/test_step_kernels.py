@@ -12,9 +12,11 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from sk_tabattn.nn import AttentionCNN
+from sk_tabattn.nn.attention import ATTENTION_BLOCKS, AttentionBlock
 from sk_tabattn.nn.blocks import (
     READOUT_WIDTH,
     FeatureReadout,
+    ResidualAttention,
     _PositionProducts,
     make_pooling,
     pool_and_read,
@@ -134,7 +136,31 @@ def test_predict_runs_the_conv_blocks_activation_and_residual_in_place(activatio
     torch.testing.assert_close(out, expected)
     names = [name for name, _ in record.ops]
     n_blocks = len(net.branches[0].convs)
-    # Each block's residual add lands in its activation's output.
-    assert names.count("add_") >= n_blocks, names
+    # Each conv block's residual add lands in its activation's output, and
+    # the attention block's ("self") in the attention's output.
+    assert names.count("add_") >= n_blocks + 1, names
     if activation != "gelu":  # GELU has no in-place form
         assert names.count(f"{activation}_") == n_blocks, names
+
+
+def test_predict_adds_a_residual_out_of_place_unless_the_block_output_is_fresh():
+    # A block defined elsewhere may return a tensor it holds: its residual
+    # add must not land in it.
+    class Constant(AttentionBlock):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.register_buffer("value", torch.ones(1, self.channels, 1))
+
+        def attend(self, x):
+            return self.value, None
+
+    residual = ResidualAttention(Constant(channels=3), dropout=0.1).eval()
+    h = torch.randn(4, 3, 5)
+    with torch.inference_mode():
+        out = residual(h)
+    torch.testing.assert_close(out, h + 1)
+    assert (residual.block.value == 1).all()
+    assert all(
+        ATTENTION_BLOCKS[name].fresh_output
+        for name in ("self", "multihead", "mha", "se", "row")
+    )

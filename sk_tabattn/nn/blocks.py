@@ -188,6 +188,8 @@ class ResidualAttention(nn.Module):
     def attend(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Return the output and the block's weights."""
         out, weights = self.block.attend(self.norm(h))
+        if self.block.fresh_output and not (self.training or torch.is_grad_enabled()):
+            return out.add_(h), weights  # predict: one batch-sized buffer fewer
         return self.dropout.residual(h, out), weights
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
