@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import platform
 import subprocess
@@ -156,6 +157,20 @@ def fmt_sig(value: float, sig: int = 3) -> str:
     magnitude = int(np.floor(np.log10(abs(value))))
     decimals = max(sig - 1 - magnitude, 0)
     return f"{value:,.{decimals}f}"
+
+
+def parse_value(text: str):
+    """``"0.003"`` -> 0.003, ``"standard"`` -> ``"standard"``."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def parse_params(spec: str) -> dict:
+    """``"d_token=40,dropout=0.0"`` -> ``{"d_token": 40, "dropout": 0.0}``."""
+    pairs = (item.split("=", 1) for item in spec.split(",") if item)
+    return {key: parse_value(value) for key, value in pairs}
 
 
 def write(path: Path, text: str) -> None:

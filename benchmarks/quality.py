@@ -12,7 +12,6 @@ fold, appended as each dataset finishes; ``--resume`` skips what is there),
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import os
 import sys
@@ -34,6 +33,7 @@ from common import (
     machine_markdown,
     matplotlib_pyplot,
     mean_ranks,
+    parse_params,
     set_threads,
     write,
 )
@@ -438,14 +438,6 @@ def read_raw(path) -> pd.DataFrame:
     return raw
 
 
-def parse_value(text: str):
-    """``"0.003"`` -> 0.003, ``"standard"`` -> ``"standard"``."""
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
-
-
 def best_attention_from_file() -> str | None:
     path = RESULTS / "attention.json"
     if path.exists():
@@ -511,7 +503,8 @@ def main(argv=None) -> None:
         args.cv = args.cv_slow = 2
         args.max_rows = min(args.max_rows, 2000)
         args.max_epochs = args.max_epochs or 3
-        args.name = args.name or "quick"
+        # Smoke runs stay under results/quick/, which git ignores.
+        args.name = f"quick/{args.name}" if args.name else "quick"
     best = args.best_attention
     if best == "auto":
         best = best_attention_from_file()
@@ -521,9 +514,7 @@ def main(argv=None) -> None:
         print(f"the best attention type, {best!r}, is the default", flush=True)
         best = None
     variants = [{"attention": best}] if best else []
-    for spec in args.ours_variant:
-        pairs = (item.split("=", 1) for item in spec.split(","))
-        variants.append({k: parse_value(v) for k, v in pairs})
+    variants += [parse_params(spec) for spec in args.ours_variant]
 
     info = machine_info()
     out_dir = RESULTS / args.name if args.name else RESULTS

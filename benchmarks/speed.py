@@ -35,6 +35,7 @@ from common import (
     machine_markdown,
     markdown_table,
     matplotlib_pyplot,
+    parse_params,
     set_threads,
     write,
 )
@@ -145,7 +146,8 @@ def overhead(args, out: dict) -> dict:
     n_rows, n_features = (2000, 20) if args.quick else (20_000, 20)
     X, y = make_table(n_rows, n_features)
     epochs = args.epochs
-    est = fit_ours(X, y, 2)  # warm-up; gives the module kwargs and batch size
+    # warm-up; gives the module kwargs and batch size
+    est = fit_ours(X, y, 2, **args.params)
     module_kwargs = est.net_.get_params_for("module")
     ds = TabularDataset(est.encoder_.encode(X), y.astype(np.int64))
     bs = est.net_.batch_size
@@ -155,11 +157,13 @@ def overhead(args, out: dict) -> dict:
         times["ours_compiled"] = []
     runs = {
         "hand": lambda r: hand_loop(module_kwargs, ds, bs, lr, wd, epochs, seed=r),
-        "ours": lambda r: epoch_durations(fit_ours(X, y, epochs, seed=r).history_),
+        "ours": lambda r: epoch_durations(
+            fit_ours(X, y, epochs, seed=r, **args.params).history_
+        ),
         "skorch": lambda r: skorch_default(module_kwargs, ds, bs, lr, wd, epochs),
         # The first epoch, which holds the compilation, is dropped.
         "ours_compiled": lambda r: epoch_durations(
-            fit_ours(X, y, epochs, seed=r, compile=True).history_
+            fit_ours(X, y, epochs, seed=r, **{**args.params, "compile": True}).history_
         ),
     }
     mm = []
@@ -272,12 +276,14 @@ def flops_by_part(counts: dict) -> dict[str, int]:
 def predict(args, out: dict) -> dict:
     n_rows = 20_000 if args.quick else 200_000
     X_train, y_train = make_table(5000 if args.quick else 20_000, 20)
-    est = fit_ours(X_train, y_train, 2)
+    est = fit_ours(X_train, y_train, 2, **args.params)
     X, _ = make_table(n_rows, 20, seed=1)
     est.predict_proba(X[:5000])  # warm-up
     res: dict = {"rows": n_rows, "columns": 20, "repeats": args.repeats}
     frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(20)])
-    est_df = fit_ours(pd.DataFrame(X_train, columns=frame.columns), y_train, 2)
+    est_df = fit_ours(
+        pd.DataFrame(X_train, columns=frame.columns), y_train, 2, **args.params
+    )
     for label, model, data in (
         ("ndarray float64", est, X),
         ("DataFrame", est_df, frame),
@@ -316,7 +322,7 @@ def predict(args, out: dict) -> dict:
     )
     # Every attention type, ndarray input: what each block costs at inference.
     for attention in args.attention_types:
-        model = fit_ours(X_train, y_train, 2, attention=attention)
+        model = fit_ours(X_train, y_train, 2, **{**args.params, "attention": attention})
         model.predict_proba(X[:5000])
         times = []
         for _ in range(args.repeats):
@@ -372,7 +378,7 @@ def memory(args, out: dict) -> dict:
 
     n_rows, n_cols = (100_000, 50) if args.quick else (1_000_000, 50)
     X, y = make_table(5000, n_cols)
-    est = fit_ours(X, y, 2)
+    est = fit_ours(X, y, 2, **args.params)
     res = {}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.joblib"
@@ -417,7 +423,8 @@ def default_fit(args, out: dict) -> dict:
         runs += [(seed, True) for seed in range(args.default_fit_repeats)]
     for seed, compiled in runs:
         start = time.perf_counter()
-        est = AttentionCNNClassifier(random_state=seed, compile=compiled).fit(X, y)
+        params = {**args.params, "random_state": seed, "compile": compiled}
+        est = AttentionCNNClassifier(**params).fit(X, y)
         seconds = time.perf_counter() - start
         history = est.history_
         best = [h["epoch"] for h in history if h.get("valid_loss_best")]
@@ -462,9 +469,7 @@ def scaling(args, out: dict) -> dict:
         for sweep, n_rows, n_features in sweeps:
             X, y = make_table(n_rows, n_features)
             start = time.perf_counter()
-            est = AttentionCNNClassifier(
-                attention=attention, max_epochs=2, early_stopping=False, random_state=0
-            ).fit(X, y)
+            est = fit_ours(X, y, 2, **{**args.params, "attention": attention})
             total = time.perf_counter() - start
             epoch = float(np.median(epoch_durations(est.history_)))
             results.append(
@@ -548,6 +553,13 @@ def report(out: dict, args, info) -> str:
         machine_markdown(info),
         "",
     ]
+    if args.params:
+        given = ", ".join(f"{k}={v!r}" for k, v in args.params.items())
+        parts += [
+            f"**Not the defaults**: every fit of our estimator here ran with {given} "
+            "(`--params`), and the hand loop and skorch trained the same module.",
+            "",
+        ]
     if "overhead" in out:
         ov = out["overhead"]
         e = ov["epoch_s"]
@@ -829,11 +841,22 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--report-only", action="store_true", help="rewrite speed.md from speed.json"
     )
+    parser.add_argument(
+        "--params",
+        type=parse_params,
+        default={},
+        metavar="KEY=VALUE[,KEY=VALUE]",
+        help="our estimator's parameters in every section (default: its defaults), "
+        "e.g. d_token=48: what a model choice costs in speed",
+    )
+    parser.add_argument("--name", help="sub-folder of results/ to write to")
     add_threads_argument(parser)
     args = parser.parse_args(argv)
     set_threads(args.threads)
     args.suffix = f"_threads{args.threads}" if args.threads else ""
     args.out_dir = RESULTS / "quick" if args.quick else RESULTS
+    if args.name:
+        args.out_dir = args.out_dir / args.name
     args.out_dir.mkdir(parents=True, exist_ok=True)
     if args.quick:
         args.epochs, args.rounds, args.repeats, args.default_fit_repeats = 2, 1, 1, 1

@@ -29,6 +29,7 @@ from common import (
     frame_markdown,
     machine_info,
     machine_markdown,
+    parse_value,
     set_threads,
     write,
 )
@@ -40,13 +41,6 @@ from sklearn.preprocessing import LabelEncoder
 from sk_tabattn import AttentionCNNClassifier, AttentionCNNRegressor
 
 ATTENTION_TYPES = ["none", "self", "multihead", "se", "mha", "row"]
-
-
-def parse_value(text: str):
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
 
 
 def run(args) -> pd.DataFrame:
@@ -116,7 +110,11 @@ def _best_epoch(model) -> int:
 
 def summarize(raw: pd.DataFrame, args) -> tuple[str, str]:
     """Markdown report and the best value (by mean rank of accuracy / R²)."""
-    raw = raw.assign(score=np.where(raw.task == "classification", raw.accuracy, raw.r2))
+    # A run of only classification (or only regression) sets has no r2 (accuracy).
+    metric = raw.reindex(columns=["accuracy", "r2"])
+    raw = raw.assign(
+        score=np.where(raw.task == "classification", metric.accuracy, metric.r2)
+    )
     order = [repr(v) for v in args.values]
     score = raw.pivot_table(index="dataset", columns="value", values="score")[order]
     ranks = score.rank(axis=1, ascending=False).mean(axis=0)
