@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set everything up, then run lint and the test suite. Slow tests are left out
+# Set everything up, then run lint, type checks and the test suite. Slow tests are left out
 # locally (pass -m slow to run them) and included in CI (CI=true), where the
 # time limit leaves room for them. Tests run in one process per core
 # (pytest-xdist): each test trains on one torch thread (conftest.py), so a
@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check sk_tabattn tests benchmarks
 .venv/bin/ruff format --check sk_tabattn tests benchmarks
+.venv/bin/mypy  # the package's type hints (setup.cfg [mypy])
 if [ "${CI:-}" = "true" ]; then
     set -- -m "slow or not slow" "$@"
 fi

@@ -396,8 +396,9 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
 
     def _column_index(self, column, names: list[str]) -> int:
         if isinstance(column, Integral | np.integer) and not isinstance(column, bool):
-            if 0 <= column < self.n_features_in_:
-                return int(column)
+            index = int(column)
+            if 0 <= index < self.n_features_in_:
+                return index
             raise ValueError(
                 f"streams names column index {column}, but X has "
                 f"{self.n_features_in_} columns."

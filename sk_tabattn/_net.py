@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 import torch
 from skorch import NeuralNetClassifier, NeuralNetRegressor
 from skorch.utils import to_tensor
+
+if TYPE_CHECKING:  # the mixin's methods call into skorch's NeuralNet
+    from skorch import NeuralNet as _NetBase
+else:
+    _NetBase = object
 
 
 class _CompiledForward:
@@ -14,11 +22,11 @@ class _CompiledForward:
     its (shared) parameters handed to the optimizer a second time.
     """
 
-    def __init__(self, module: torch.nn.Module):
+    def __init__(self, module: Callable[..., Any]):
         self.module = module
 
 
-class _WeightedLossMixin:
+class _WeightedLossMixin(_NetBase):
     """Read ``sample_weight`` from the batch's input dict and weigh the loss.
 
     The criterion is built with ``reduction="none"``; weights were normalised

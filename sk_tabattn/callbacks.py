@@ -115,6 +115,9 @@ class WeightAverage(Callback):
     #: What only lives during fit (the closure ``update_`` cannot be pickled,
     #: and pickling the average would double a model's size).
     _fit_state = ("average_", "params_", "raw_weights_", "update_")
+    #: The averaged weights, and the raw ones while the average is swapped in.
+    average_: list[torch.Tensor] | None
+    raw_weights_: list[torch.Tensor] | None
 
     def initialize(self):
         """Forget the average and the held raw weights."""

@@ -381,6 +381,8 @@ class RowAttention(AttentionBlock):
 
     fresh_output = True
 
+    running_norm: torch.Tensor
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         hidden = max(self.channels // 2, 1)

@@ -10,7 +10,7 @@ contiguous, so no block copies between the two layouts (see
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, cast
 
 import torch
 import torch.nn.functional as F
@@ -237,7 +237,8 @@ class AttentionPool(nn.Module):
         # The 1x1 conv written out as a [B, L, C] @ [C, 1] product: oneDNN's
         # convolution is slow for one output channel, and a broadcast product
         # is slow on position-major input.
-        w, b = self.score.weight, self.score.bias  # (1, channels, 1), (1,)
+        w = self.score.weight  # (1, channels, 1)
+        b = cast(torch.Tensor, self.score.bias)  # (1,): the conv has a bias
         scores = torch.matmul(self.norm(h).transpose(1, 2), w.view(-1, 1))
         weights = (scores.squeeze(-1) + b).softmax(dim=-1)
         return self.weighted_sum(h, weights), weights
@@ -264,7 +265,7 @@ class AttentionPool(nn.Module):
         """
         score = self.score.weight.view(-1)
         gain = score if self.norm.weight is None else self.norm.weight * score
-        shift = self.score.bias
+        shift = cast(torch.Tensor, self.score.bias)
         if self.norm.bias is not None:
             shift = shift + self.norm.bias @ score
         return gain, shift

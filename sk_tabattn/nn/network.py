@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, cast
 
 import torch
 import torch.nn.functional as F
@@ -50,6 +50,8 @@ class StreamBranch(nn.Module):
     kernel_size, dropout, activation, pooling, feature_readout
         As in :class:`AttentionCNN`.
     """
+
+    positions: torch.Tensor
 
     def __init__(
         self,
@@ -109,6 +111,11 @@ class StreamBranch(nn.Module):
     def __setstate__(self, state: dict) -> None:
         super().__setstate__(_without_readout_if_missing(state, "readout"))
 
+    @property
+    def readout_features(self) -> int:
+        """Numbers the readout gives per row (0 without a readout)."""
+        return 0 if self.readout is None else self.readout.out_features
+
     def branch(
         self, tokens: torch.Tensor, readout_proj_weight: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
@@ -127,7 +134,7 @@ class StreamBranch(nn.Module):
         # so attention's [B, L, C] view is free (see blocks.is_position_major).
         h = tokens.contiguous().transpose(1, 2)
         weights: list[torch.Tensor | None] = []
-        attentions = iter(self.attentions)
+        attentions = iter(cast("Sequence[ResidualAttention]", self.attentions))
 
         def attend(h: torch.Tensor) -> torch.Tensor:
             block = next(attentions, None)
@@ -261,7 +268,7 @@ class AttentionCNN(nn.Module):
             d_token=d_token,
             numeric_embedding=numeric_embedding,
         )
-        self.branches = nn.ModuleList(
+        branches = [
             StreamBranch(
                 positions=positions,
                 attention=attention,
@@ -277,7 +284,8 @@ class AttentionCNN(nn.Module):
                 feature_readout=feature_readout,
             )
             for positions in streams
-        )
+        ]
+        self.branches = nn.ModuleList(branches)
         self.fusion = (
             StreamFusion(kind=fusion, n_streams=len(streams), channels=d_token)
             if len(streams) > 1
@@ -293,7 +301,7 @@ class AttentionCNN(nn.Module):
         # The readouts of all streams enter the head's hidden layer.
         self.readout_proj = (
             nn.Linear(
-                sum(b.readout.out_features for b in self.branches),
+                sum(b.readout_features for b in branches),
                 2 * d_token,
                 bias=False,
             )
@@ -316,35 +324,32 @@ class AttentionCNN(nn.Module):
         # Without autograd each branch projects its own readout (its columns
         # of readout_proj), folded with its pooling; the sum of the parts is
         # readout_proj of the concatenation.
-        fold = self.readout_proj is not None and not torch.is_grad_enabled()
+        branches = cast("Sequence[StreamBranch]", self.branches)
+        proj = self.readout_proj
+        fold = proj is not None and not torch.is_grad_enabled()
         proj_weights = (
-            self.readout_proj.weight.split(
-                [b.readout.out_features for b in self.branches], dim=1
-            )
-            if fold
-            else [None] * len(self.branches)
+            proj.weight.split([b.readout_features for b in branches], dim=1)
+            if fold and proj is not None
+            else [None] * len(branches)
         )
         pooled, readouts, stream_weights = zip(
-            *(
-                b.branch(tokens, w)
-                for b, w in zip(self.branches, proj_weights, strict=True)
-            ),
+            *(b.branch(tokens, w) for b, w in zip(branches, proj_weights, strict=True)),
             strict=True,
         )
         if self.fusion is None:
             z, fusion_weights = pooled[0], None
         else:
             z, fusion_weights = self.fusion.fuse(list(pooled))
-        if self.readout_proj is None:
+        if proj is None:
             out = self.head(z)
         else:
             norm, hidden, *rest = self.head
             if fold:
                 projected = sum(readouts[1:], readouts[0])
             elif len(readouts) == 1:
-                projected = self.readout_proj(readouts[0])
+                projected = proj(readouts[0])
             else:
-                projected = self.readout_proj(torch.cat(readouts, dim=1))
+                projected = proj(torch.cat(readouts, dim=1))
             out = hidden(norm(z)) + projected
             for layer in rest:
                 out = layer(out)

@@ -49,6 +49,8 @@ class FeatureTokenizer(nn.Module):
     #: bulk of the data (close to linear); training sharpens what pays.
     frequency_scale = 0.1
 
+    cat_offsets: torch.Tensor
+
     def __init__(
         self,
         *,
@@ -69,7 +71,7 @@ class FeatureTokenizer(nn.Module):
         bound = 1.0 / math.sqrt(d_token)
         if n_numeric:
             # linear: [F, D]; periodic: [F, 2K, D], a linear map per column.
-            shape = (n_numeric, d_token)
+            shape: tuple[int, ...] = (n_numeric, d_token)
             if numeric_embedding == "periodic":
                 shape = (n_numeric, 2 * self.n_frequencies, d_token)
             self.num_weight = nn.Parameter(torch.empty(shape))
