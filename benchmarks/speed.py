@@ -77,11 +77,22 @@ def fit_ours(X, y, epochs: int, seed: int = 0, **params) -> AttentionCNNClassifi
 
 
 def hand_loop(
-    module_kwargs, ds: TabularDataset, batch_size, lr, weight_decay, epochs, seed=0
+    module_kwargs,
+    ds: TabularDataset,
+    batch_size,
+    lr,
+    weight_decay,
+    epochs,
+    seed=0,
+    make_module=AttentionCNN,
 ):
-    """The minimal PyTorch loop: one randperm per epoch, index_select batches."""
+    """The minimal PyTorch loop: one randperm per epoch, index_select batches.
+
+    Trains ``make_module(**module_kwargs)``; returns the epochs' seconds, the
+    first (warm-up) epoch dropped.
+    """
     torch.manual_seed(seed)
-    module = AttentionCNN(**module_kwargs)
+    module = make_module(**module_kwargs)
     module.train()
     opt = torch.optim.AdamW(
         module.parameters(), lr=lr, weight_decay=weight_decay, fused=True

@@ -326,10 +326,10 @@ class AttentionCNN(nn.Module):
         # readout_proj of the concatenation.
         branches = cast("Sequence[StreamBranch]", self.branches)
         proj = self.readout_proj
-        fold = proj is not None and not torch.is_grad_enabled()
+        fold = not torch.is_grad_enabled()  # (where there is a readout)
         proj_weights = (
             proj.weight.split([b.readout_features for b in branches], dim=1)
-            if fold and proj is not None
+            if proj is not None and fold
             else [None] * len(branches)
         )
         pooled, readouts, stream_weights = zip(

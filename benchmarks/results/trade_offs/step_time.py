@@ -2,15 +2,14 @@
 
     python benchmarks/results/trade_offs/step_time.py
 
-The hand-written loop of ``speed.py`` (one ``randperm`` per epoch,
-``index_select`` batches of 512, fused AdamW) on the 20,000 x 20 table, 6
-interleaved rounds of 3 epochs per variant (the first epoch dropped), medians;
-the share is the step's FLOPs (``FlopCounterMode``) per second over a 2048²
-float32 matmul's, timed in the same process.
+``speed.py``'s hand-written loop (one ``randperm`` per epoch, ``index_select``
+batches of 512, fused AdamW) on its 20,000 x 20 table, 6 interleaved rounds of
+3 epochs per module (the first epoch dropped), medians; the share is the
+step's FLOPs (``FlopCounterMode``) per second over a 2048² float32 matmul's,
+timed in the same process.
 """
 
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from speed import make_table, matmul_flops  # noqa: E402
+from speed import hand_loop, make_table, matmul_flops  # noqa: E402
 
 from sk_tabattn import AttentionCNNClassifier  # noqa: E402
 from sk_tabattn.data import TabularDataset  # noqa: E402
@@ -30,32 +29,31 @@ est = AttentionCNNClassifier(max_epochs=1, early_stopping=False, random_state=0)
 est.fit(X, y)
 kwargs = est.net_.get_params_for("module")
 ds = TabularDataset(est.encoder_.encode(X), y.astype(np.int64))
-x_num, x_cat, target = ds.inputs["x_num"], ds.inputs["x_cat"], ds.y
 BATCH = 512
 
 
-def default() -> AttentionCNN:
-    return AttentionCNN(**kwargs)
+def default(**kw) -> AttentionCNN:
+    return AttentionCNN(**kw)
 
 
-def no_conv_block_norm() -> AttentionCNN:
-    module = AttentionCNN(**kwargs)
+def no_conv_block_norm(**kw) -> AttentionCNN:
+    module = AttentionCNN(**kw)
     for branch in module.branches:
         for conv in branch.convs:
             conv.norm = torch.nn.Identity()
     return module
 
 
-def no_residual_dropout() -> AttentionCNN:
-    module = AttentionCNN(**kwargs)
+def no_residual_dropout(**kw) -> AttentionCNN:
+    module = AttentionCNN(**kw)
     for branch in module.branches:
         for block in [*branch.convs, *branch.attentions]:
             block.dropout.p = 0.0
     return module
 
 
-def no_dropout() -> AttentionCNN:
-    return AttentionCNN(**{**kwargs, "dropout": 0.0})
+def no_dropout(**kw) -> AttentionCNN:
+    return AttentionCNN(**{**kw, "dropout": 0.0})
 
 
 VARIANTS = [default, no_conv_block_norm, no_residual_dropout, no_dropout]
@@ -63,29 +61,17 @@ VARIANTS = [default, no_conv_block_norm, no_residual_dropout, no_dropout]
 
 def step_flops(make) -> int:
     torch.manual_seed(0)
-    module = make().train()
-    idx = torch.randperm(len(target))[:BATCH]
+    module = make(**kwargs).train()
+    idx = torch.randperm(len(ds))[:BATCH]
+    x_num, x_cat = ds.inputs["x_num"][idx], ds.inputs["x_cat"][idx]
     with FlopCounterMode(display=False) as counter:
-        F.cross_entropy(module(x_num[idx], x_cat[idx]), target[idx]).backward()
+        F.cross_entropy(module(x_num, x_cat), ds.y[idx]).backward()
     return counter.get_total_flops()
 
 
 def epoch_seconds(make) -> float:
-    torch.manual_seed(0)
-    module = make().train()
-    opt = torch.optim.AdamW(module.parameters(), lr=3e-3, weight_decay=1e-4, fused=True)
-    times = []
-    for _ in range(3):
-        start = time.perf_counter()
-        order = torch.randperm(len(target))
-        for s in range(0, len(target), BATCH):
-            idx = order[s : s + BATCH]
-            opt.zero_grad(set_to_none=True)
-            out = module(x_num.index_select(0, idx), x_cat.index_select(0, idx))
-            F.cross_entropy(out, target.index_select(0, idx)).backward()
-            opt.step()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times[1:]))
+    times = hand_loop(kwargs, ds, BATCH, 3e-3, 1e-4, 3, make_module=make)
+    return float(np.median(times))
 
 
 flops = {make.__name__: step_flops(make) for make in VARIANTS}
@@ -100,5 +86,5 @@ base = float(np.median(seconds["default"]))
 print(f"matmul {rate / 1e9:.0f} GFLOP/s")
 for name, fl in flops.items():
     epoch = float(np.median(seconds[name]))
-    share = fl / BATCH * len(target) / epoch / rate
+    share = fl / BATCH * len(ds) / epoch / rate
     print(f"{name:20s} {epoch:.3f} s/epoch ({epoch / base:.3f}x)  share {share:.1%}")
