@@ -434,11 +434,15 @@ def pool_and_read_folded(
     seq = h.transpose(1, 2)  # [B, L, C]
     flat = seq.reshape(b, n * c)
     normed = layer_norm_fast(flat, eps=readout.norm.eps)
-    # folded[(l, c), o] = sum_w readout[w, c, l] * proj[o, w * L + l]
+    # folded[(l, c), o] = sum_w readout[w, c, l] * proj[o, w * L + l]: one
+    # [C, W] @ [W, out] product per position, on contiguous copies (a few
+    # thousand numbers). On the permuted views, bmm (and einsum) copied each
+    # position's slices apart: 196 against 48 us on 20 x 32 (ad hoc).
     weight = readout.weight.view(-1, c, n)
     out = proj_weight.shape[0]
-    folded = torch.einsum(
-        "wcl,owl->lco", weight, proj_weight.view(out, weight.shape[0], n)
+    folded = torch.bmm(
+        weight.permute(2, 1, 0).contiguous(),
+        proj_weight.view(out, weight.shape[0], n).permute(2, 1, 0).contiguous(),
     ).reshape(n * c, out)
     if not isinstance(pool, AttentionPool):
         return pool.pool(h)[0], None, normed @ folded
