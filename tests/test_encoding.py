@@ -22,6 +22,7 @@ from sk_tabattn import (
     AttentionCNNClassifier,
     AttentionCNNRegressor,
     TabularEncoder,
+    _columns,
     _scaling,
 )
 from sk_tabattn.nn.tokenizer import FeatureTokenizer
@@ -456,6 +457,40 @@ def test_standard_and_none_scaling():
     assert np.isnan(z[3])
     raw = TabularEncoder(numeric_transform="none").fit(X).encode(X).x_num[:, 0]
     np.testing.assert_array_equal(raw, X["x"].to_numpy(dtype=np.float32))
+
+
+def test_plain_numeric_columns_are_converted_as_one_block(monkeypatch):
+    frame = pd.DataFrame(
+        {
+            "f32": np.array([1.5, np.nan, 3.25], np.float32),
+            "f64": [0.1, 2.0, np.nan],
+            "i8": np.array([1, -2, 3], np.int8),
+            "u64": np.array([2**63 + 1, 0, 7], np.uint64),
+            "b": [True, False, True],
+        }
+    )
+    columns = np.arange(frame.shape[1])
+    column_by_column = np.column_stack(
+        [
+            _columns.numeric_values(c, name, _columns.column_kind(c))
+            for name, c in frame.items()
+        ]
+    )
+
+    def per_column(*args):
+        raise AssertionError("converted column by column")
+
+    monkeypatch.setattr(_columns, "numeric_values", per_column)
+    block = _columns.numeric_block(frame, columns)
+    np.testing.assert_array_equal(block, column_by_column)
+    assert block.dtype == np.float64 and block.flags.writeable
+    # An infinite value is still refused by name.
+    with pytest.raises(ValueError, match="infinity in column.*'f64'"):
+        _columns.numeric_block(frame.assign(f64=[0.0, np.inf, 1.0]), columns)
+    # A column that needs the checks (here an extension dtype) takes them.
+    frame["ext"] = pd.array([1, None, 3], dtype="Int64")
+    with pytest.raises(AssertionError, match="column by column"):
+        _columns.numeric_block(frame, np.arange(frame.shape[1]))
 
 
 @pytest.mark.parametrize("transform", ["quantile", "standard", "none"])
