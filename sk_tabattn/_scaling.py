@@ -7,6 +7,8 @@ import torch
 from scipy.special import ndtri
 from sklearn.preprocessing import QuantileTransformer
 
+from ._grid_search import GridSearch
+
 
 def make_scaler(kind: str, numeric: np.ndarray):
     """Fit the numeric scaling and return it as a function of a float array."""
@@ -68,6 +70,10 @@ class _Quantile:
     of the encoding. On a predict chunk of 25,000 rows x 20 normal columns the
     transform took 24-26 ms on 2 cores, against 42 ms with ``np.interp`` and
     scipy's ``ndtri``, which in turn was 2.2x faster than sklearn's transform.
+    The segments are then found through a :class:`GridSearch` of the
+    quantiles (built on first use; about 40 kB a column), the same segments
+    as ``searchsorted``'s: the encoding ran 1.58x and ``predict_proba`` 1.07x
+    as fast on 200,000 x 20 normal columns (in-process A/B, 8 rounds).
 
     One departure from sklearn: a value tied at the smallest or largest
     quantile takes the middle of its quantile range, as tied values inside
@@ -83,6 +89,8 @@ class _Quantile:
 
     #: Whether tied outermost quantiles take their middle (see above).
     mid_rank_ends = False
+    #: The search of the quantiles, built on first use and not pickled.
+    _search: GridSearch | None = None
 
     def __init__(self, values: np.ndarray):
         self.mid_rank_ends = True
@@ -95,6 +103,11 @@ class _Quantile:
         if self.observed.any():
             self.transformer.fit(values[:, self.observed])
 
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_search", None)  # derived from the quantiles
+        return state
+
     def __call__(self, values: np.ndarray) -> np.ndarray:
         out = np.full(values.shape, np.nan)
         if not self.observed.any():
@@ -104,13 +117,15 @@ class _Quantile:
         q = torch.from_numpy(np.ascontiguousarray(quantiles.T))
         references = torch.from_numpy(self.transformer.references_)
         tied = torch.from_numpy((quantiles[1:] <= quantiles[:-1]).any(axis=0))
+        if self._search is None and len(quantiles) > 1:
+            self._search = GridSearch(q)
         # Row blocks: the temporaries stay small, whatever the input's size.
         step = max(_BLOCK_VALUES // len(columns), 1)
         for start in range(0, len(values), step):
             block = values[start : start + step, columns]
             # One contiguous row per column, for searchsorted.
             x = torch.from_numpy(np.ascontiguousarray(block.T, np.float64))
-            u = _interp(x, q, references)  # NaN stays NaN
+            u = _interp(x, q, references, self._search)  # NaN stays NaN
             if tied.any():  # tied quantiles: both directions' mean, as sklearn
                 back = _interp(-x[tied], -q[tied].flip(1), -references.flip(0))
                 u[tied] = (u[tied] - back) * 0.5
@@ -124,7 +139,12 @@ class _Quantile:
         return out
 
 
-def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
+def _interp(
+    x: torch.Tensor,
+    xp: torch.Tensor,
+    fp: torch.Tensor,
+    search: GridSearch | None = None,
+) -> torch.Tensor:
     """``np.interp`` of each row of ``x`` on the matching row of ``xp``.
 
     ``xp`` is ``(n_rows, n_points)``, each row ascending, and ``fp`` the
@@ -132,12 +152,15 @@ def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor
     ``np.interp``'s: the segment ``j`` with ``xp[j] <= x < xp[j + 1]`` (so never
     a zero-width one), and ``fp[j] + slope * (x - xp[j])``. Values outside
     ``[xp[0], xp[-1])`` extrapolate the end segments instead of taking the end
-    values: the caller overwrites them (sklearn's bounds rule).
+    values: the caller overwrites them (sklearn's bounds rule). ``search``,
+    a :class:`GridSearch` of ``xp``, finds the segments faster, with the same
+    result.
     """
     n_points = xp.shape[1]
     if n_points == 1:  # fitted on one row: a constant, as np.interp gives
         return torch.where(x.isnan(), x, fp[0])
-    j = torch.searchsorted(xp, x, right=True).sub_(1).clamp_(0, n_points - 2)
+    counts = torch.searchsorted(xp, x, right=True) if search is None else search(x)
+    j = counts.sub_(1).clamp_(0, n_points - 2)
     x0, x1 = xp.gather(1, j), xp.gather(1, j + 1)
     y0, y1 = fp[j], fp[j + 1]
     out = (y1 - y0) / (x1 - x0) * (x - x0) + y0

@@ -434,6 +434,23 @@ def test_quantile_scaling_in_row_blocks_equals_one_block(monkeypatch):
     np.testing.assert_array_equal(scaler(test), whole)
 
 
+def test_quantile_scaling_through_the_grid_gives_searchsorteds_numbers(monkeypatch):
+    # The columns without long ties are looked up through GridSearch, the
+    # others through searchsorted; the output is bitwise the searchsorted one,
+    # and the grid is not pickled (it is rebuilt from the quantiles).
+    train, test, _ = _tied_train_and_test()
+    scaler = TabularEncoder().fit(train)._scaler
+    z = scaler(test)
+    assert scaler._search.fast.tolist() == [True, False, False, True]
+    restored = pickle.loads(pickle.dumps(scaler))
+    assert "_search" not in vars(restored)
+    np.testing.assert_array_equal(restored(test), z)
+    monkeypatch.setattr(_scaling, "GridSearch", lambda quantiles: None)
+    plain = pickle.loads(pickle.dumps(scaler))
+    np.testing.assert_array_equal(plain(test), z)
+    assert plain._search is None
+
+
 def test_quantile_scaler_pickled_without_its_transform_constants_still_loads():
     # Models pickled before the written-out transform hold only the mask of
     # observed columns and the fitted QuantileTransformer; nothing else is
