@@ -69,3 +69,14 @@ def test_nan_gets_a_count_in_range():
     rows = torch.from_numpy(np.sort(rng.normal(size=(1, 100)), axis=1))
     counts = GridSearch(rows)(torch.tensor([[np.nan, 0.0]], dtype=torch.float64))
     assert 0 <= int(counts[0, 0]) <= 100
+
+
+@pytest.mark.parametrize(
+    ("n_points", "dtype"), [(1000, torch.int16), (40_000, torch.int64)]
+)
+def test_counts_are_stored_narrow_when_they_fit(n_points, dtype):
+    rows = torch.from_numpy(np.sort(rng.normal(size=(2, n_points)), axis=1))
+    x = torch.from_numpy(np.concatenate([rows.numpy(), rng.normal(size=(2, 500))], 1))
+    search = GridSearch(rows)
+    assert search.below.dtype == dtype
+    assert torch.equal(search(x), torch.searchsorted(rows, x, right=True))
