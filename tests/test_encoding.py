@@ -434,21 +434,45 @@ def test_quantile_scaling_in_row_blocks_equals_one_block(monkeypatch):
     np.testing.assert_array_equal(scaler(test), whole)
 
 
-def test_quantile_scaling_through_the_grid_gives_searchsorteds_numbers(monkeypatch):
-    # The columns without long ties are looked up through GridSearch, the
-    # others through searchsorted; the output is bitwise the searchsorted one,
-    # and the grid is not pickled (it is rebuilt from the quantiles).
-    train, test, _ = _tied_train_and_test()
+def _all_tied_train_and_test():
+    # Measurements rounded to a few digits, as most real numeric columns are:
+    # every column has tied quantiles.
+    rng = np.random.RandomState(1)
+    train = np.round(rng.normal(size=(3000, 3)) * [1, 10, 100], 1)
+    train[rng.rand(*train.shape) < 0.05] = np.nan
+    test = np.vstack([train, np.round(rng.normal(scale=300, size=(500, 3)), 1)])
+    return train, test
+
+
+@pytest.mark.parametrize(
+    ("table", "fast", "fast_back"),
+    [
+        ("mixed", [True, False, False, True], [False, False]),
+        ("all tied", [True, True, True], [True, True, True]),
+    ],
+)
+def test_quantile_scaling_through_the_grid_gives_searchsorteds_numbers(
+    monkeypatch, table, fast, fast_back
+):
+    # Columns without long ties are looked up through GridSearch (both ways
+    # where tied), the others through searchsorted; the output is bitwise the
+    # searchsorted one, and the grids are not pickled (they are rebuilt from
+    # the quantiles).
+    if table == "mixed":
+        train, test, _ = _tied_train_and_test()
+    else:
+        train, test = _all_tied_train_and_test()
     scaler = TabularEncoder().fit(train)._scaler
     z = scaler(test)
-    assert scaler._search.fast.tolist() == [True, False, False, True]
+    assert scaler._search.fast.tolist() == fast
+    assert scaler._search_back.fast.tolist() == fast_back
     restored = pickle.loads(pickle.dumps(scaler))
-    assert "_search" not in vars(restored)
+    assert not {"_search", "_search_back"} & set(vars(restored))
     np.testing.assert_array_equal(restored(test), z)
     monkeypatch.setattr(_scaling, "GridSearch", lambda quantiles: None)
     plain = pickle.loads(pickle.dumps(scaler))
     np.testing.assert_array_equal(plain(test), z)
-    assert plain._search is None
+    assert plain._search is None and plain._search_back is None
 
 
 def test_quantile_scaler_pickled_without_its_transform_constants_still_loads():
