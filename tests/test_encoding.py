@@ -464,15 +464,16 @@ def test_quantile_scaling_through_the_grid_gives_searchsorteds_numbers(
         train, test = _all_tied_train_and_test()
     scaler = TabularEncoder().fit(train)._scaler
     z = scaler(test)
-    assert scaler._search.fast.tolist() == fast
-    assert scaler._search_back.fast.tolist() == fast_back
+    forward, backward = scaler._interpolations
+    assert forward.search.fast.tolist() == fast
+    assert backward.search.fast.tolist() == fast_back
     restored = pickle.loads(pickle.dumps(scaler))
-    assert not {"_search", "_search_back"} & set(vars(restored))
+    assert "_interpolations" not in vars(restored)
     np.testing.assert_array_equal(restored(test), z)
     monkeypatch.setattr(_scaling, "GridSearch", lambda quantiles: None)
     plain = pickle.loads(pickle.dumps(scaler))
     np.testing.assert_array_equal(plain(test), z)
-    assert plain._search is None and plain._search_back is None
+    assert all(i.search is None for i in plain._interpolations)
 
 
 def test_quantile_scaler_pickled_without_its_transform_constants_still_loads():
