@@ -761,3 +761,23 @@ def test_estimators_take_nullable_dtypes_with_na(make):
         model.predict_proba(X) if hasattr(model, "predict_proba") else model.predict(X)
     )
     assert np.isfinite(out).all() and len(out) == n
+
+
+@pytest.mark.parametrize("n_points", [1, 2, 1000])
+def test_quantile_interpolation_is_np_interp_bit_for_bit(n_points):
+    # Rows with ties inside and at the last point, values on and between the
+    # points; beyond the range the caller overwrites (sklearn's bounds rule).
+    rng = np.random.RandomState(0)
+    xp = np.sort(np.round(rng.normal(size=(3, n_points)), 1), axis=1)
+    xp[1, -2:] = xp[1, -1]  # a tied last point
+    fp = np.linspace(0, 1, n_points)
+    lo, hi = xp[:, :1], xp[:, -1:]
+    x = np.concatenate([xp, rng.uniform(lo, hi, size=(3, 2000)), hi + 1], axis=1)
+    x[0, 5] = np.nan
+    ours = _scaling._Interpolation(torch.from_numpy(xp), torch.from_numpy(fp))
+    got = ours(torch.from_numpy(x)).numpy()
+    expected = np.stack([np.interp(row, p, fp) for row, p in zip(x, xp, strict=True)])
+    inside = x < hi  # at or beyond the last point only where it is tied
+    inside[1] |= x[1] >= hi[1]
+    np.testing.assert_array_equal(got[inside], expected[inside])
+    assert np.isnan(got[0, 5])
