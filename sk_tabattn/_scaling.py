@@ -165,8 +165,8 @@ class _Interpolation:
 
     What depends only on ``xp`` is computed once: a :class:`GridSearch` that
     finds the segments (``searchsorted``'s, faster) and every segment's slope,
-    the same divisions the call would make, so one gather replaces two
-    gathers, two lookups and three subtractions a value.
+    the same divisions the call would make: a value's slope is one gather,
+    where it was a gather, a lookup, two subtractions and a division.
     """
 
     def __init__(self, xp: torch.Tensor, fp: torch.Tensor):
@@ -183,11 +183,7 @@ class _Interpolation:
         xp, fp = self.xp, self.fp
         if self.n_points == 1:  # fitted on one row: a constant, as np.interp
             return torch.where(x.isnan(), x, fp[0])
-        if self.search is None:
-            counts = torch.searchsorted(xp, x, right=True)
-        else:
-            counts = self.search(x)
-        j = counts.sub_(1).clamp_(0, self.n_points - 2)
+        j = self.search(x).sub_(1).clamp_(0, self.n_points - 2)
         x0 = xp.gather(1, j)
         out = self.slope.gather(1, j).mul_(x - x0).add_(fp[j])
         # A zero-width segment is only reached at or beyond a tied last point
