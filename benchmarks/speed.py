@@ -1,6 +1,7 @@
 """Speed benchmark: framework overhead, FLOP/s, predict throughput, memory, scaling.
 
-    python benchmarks/speed.py --threads 1        # everything (~1 h on 2 busy cores)
+    python benchmarks/speed.py                    # everything (~40 min on 2 cores)
+    python benchmarks/speed.py --only overhead flops --threads 1   # per core
     python benchmarks/speed.py --only overhead flops predict memory default_fit
     python benchmarks/speed.py --quick            # smoke run, small sizes
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import subprocess
 import sys
 import tempfile
@@ -48,7 +50,15 @@ from sk_tabattn.data import TabularDataset
 from sk_tabattn.nn import AttentionCNN
 
 ATTENTION_TYPES = ["none", "self", "multihead", "se", "mha", "row"]
-PARTS = ["overhead", "flops", "predict", "memory", "default_fit", "scaling"]
+PARTS = [
+    "overhead",
+    "flops",
+    "parallel_fits",
+    "predict",
+    "memory",
+    "default_fit",
+    "scaling",
+]
 
 
 def make_table(n_rows: int, n_features: int, seed: int = 0):
@@ -231,14 +241,7 @@ def flops(args, out: dict) -> dict:
     if "_module" not in out:
         overhead(args, out)
     module_kwargs, ds, bs = out["_module"]
-    torch.manual_seed(0)
-    module = AttentionCNN(**module_kwargs).train()
-    idx = torch.randperm(len(ds))[:bs]
-    (x_num, x_cat), y = (ds.inputs["x_num"][idx], ds.inputs["x_cat"][idx]), ds.y[idx]
-    with FlopCounterMode(display=False) as counter:
-        F.cross_entropy(module(x_num, x_cat), y).backward()
-    step_flops = counter.get_total_flops()
-    by_module = flops_by_part(counter.get_flop_counts())
+    step_flops, by_module = count_step_flops(module_kwargs, ds, bs)
     ov = out["overhead"]
     n_rows = ov["n_rows"]
     epoch_flops = step_flops / bs * n_rows
@@ -256,6 +259,116 @@ def flops(args, out: dict) -> dict:
         "fraction_of_matmul": {k: v / mm for k, v in achieved.items()},
     }
     out["flops"] = res
+    return res
+
+
+def count_step_flops(module_kwargs, ds: TabularDataset, bs: int):
+    """FLOPs of one training step (forward and backward) on ``bs`` rows of ``ds``.
+
+    Returns the total and the FLOPs by part of the network (``flops_by_part``).
+    """
+    torch.manual_seed(0)
+    module = AttentionCNN(**module_kwargs).train()
+    idx = torch.randperm(len(ds))[:bs]
+    (x_num, x_cat), y = (ds.inputs["x_num"][idx], ds.inputs["x_cat"][idx]), ds.y[idx]
+    with FlopCounterMode(display=False) as counter:
+        F.cross_entropy(module(x_num, x_cat), y).backward()
+    return counter.get_total_flops(), flops_by_part(counter.get_flop_counts())
+
+
+def _fit_with_threads(X, y, epochs: int, seed: int, threads: int, params: dict):
+    """``fit_ours`` on ``threads`` torch threads: the threads, the epochs' seconds."""
+    torch.set_num_threads(threads)
+    est = fit_ours(X, y, epochs, seed=seed, **params)
+    return torch.get_num_threads(), epoch_durations(est.history_)
+
+
+def parallel_fits(args, out: dict) -> dict:
+    """One fit on every core against two fits at a time on one core's share each.
+
+    The second is how ``cross_validate`` or ``GridSearchCV`` with ``n_jobs=2``
+    run our estimator on these machines (joblib's workers get ``cores //
+    n_jobs`` threads). Both run in the same rounds, alternating which goes
+    first; the machine's achieved FLOP/s is the sum over the fits running at
+    once, against a matmul on all cores.
+    """
+    from joblib import Parallel, delayed
+
+    n_rows, n_features = (2000, 20) if args.quick else (20_000, 20)
+    X, y = make_table(n_rows, n_features)
+    epochs, n_jobs = args.epochs, 2
+    cores = os.cpu_count() or 1
+    worker_threads = max(1, cores // n_jobs)
+    est = fit_ours(X, y, 1, **args.params)
+    module_kwargs = est.net_.get_params_for("module")
+    ds = TabularDataset(est.encoder_.encode(X), y.astype(np.int64))
+    bs = est.net_.batch_size
+    step_flops, _ = count_step_flops(module_kwargs, ds, bs)
+    epoch_flops = step_flops / bs * n_rows
+    main_threads = torch.get_num_threads()
+    times: dict[str, list[float]] = {"one": [], "parallel": []}
+    reported: dict[str, set[int]] = {"one": set(), "parallel": set()}
+    mm = []
+    with Parallel(n_jobs=n_jobs) as parallel:
+        # warm the workers up (imports, first fit)
+        parallel(
+            delayed(_fit_with_threads)(
+                X[:500], y[:500], 1, s, worker_threads, args.params
+            )
+            for s in range(n_jobs)
+        )
+        for r in range(args.rounds):
+            torch.set_num_threads(cores)
+            mm.append(matmul_flops())
+            for which in ("one", "parallel") if r % 2 == 0 else ("parallel", "one"):
+                if which == "one":
+                    threads, durations = _fit_with_threads(
+                        X, y, epochs, r, cores, args.params
+                    )
+                    reported["one"].add(threads)
+                    times["one"] += durations
+                    continue
+                for threads, durations in parallel(
+                    delayed(_fit_with_threads)(
+                        X, y, epochs, n_jobs * r + i, worker_threads, args.params
+                    )
+                    for i in range(n_jobs)
+                ):
+                    reported["parallel"].add(threads)
+                    times["parallel"] += durations
+            print(
+                f"   round {r}: "
+                + " ".join(f"{k} {np.median(v):.3f}s" for k, v in times.items())
+                + f" (load {load_average():.1f})",
+                flush=True,
+            )
+    torch.set_num_threads(main_threads)
+    med = {k: float(np.median(v)) for k, v in times.items()}
+    mm_median = float(np.median(mm))
+    # FLOP/s of the machine: one fit, or n_jobs fits each doing an epoch at once.
+    machine = {
+        "one": epoch_flops / med["one"],
+        "parallel": n_jobs * epoch_flops / med["parallel"],
+    }
+    res = {
+        "table": f"{n_rows:,} × {n_features} (make_classification, float64 ndarray)",
+        "batch_size": bs,
+        "cores": cores,
+        "n_jobs": n_jobs,
+        "threads": {"one": cores, "parallel": worker_threads},
+        "threads_reported": {k: sorted(v) for k, v in reported.items()},
+        "epoch_s": med,
+        "epoch_s_all": times,
+        "flops_per_step": step_flops,
+        "matmul_flops": mm_median,
+        "matmul_flops_runs": mm,
+        "machine_flops": machine,
+        "fraction_of_matmul": {k: v / mm_median for k, v in machine.items()},
+        "parallel_over_one": machine["parallel"] / machine["one"],
+        "rounds": args.rounds,
+        "epochs_per_run": epochs,
+    }
+    out["parallel_fits"] = res
     return res
 
 
@@ -681,6 +794,67 @@ def report(out: dict, args, info) -> str:
                     )
                 ],
             ),
+            "",
+        ]
+    if "parallel_fits" in out:
+        pf = out["parallel_fits"]
+        e, th, fr, mf = (
+            pf["epoch_s"],
+            pf["threads"],
+            pf["fraction_of_matmul"],
+            pf["machine_flops"],
+        )
+        parts += [
+            "## One fit on every core, or two fits at a time",
+            "",
+            measured(out["parallel_fits"]),
+            f"`AttentionCNNClassifier.fit` on {pf['table']}, batch size "
+            f"{pf['batch_size']}, no validation split: one fit on {th['one']} torch "
+            f"threads (the library's default on {pf['cores']} cores), against "
+            f"{pf['n_jobs']} fits at a time in joblib's workers on {th['parallel']} "
+            f"thread(s) each, as `cross_validate` or `GridSearchCV` with "
+            f"`n_jobs={pf['n_jobs']}` run them (`torch.get_num_threads()` in the "
+            "fits: "
+            + "; ".join(
+                f"{k} {', '.join(map(str, v))}"
+                for k, v in pf["threads_reported"].items()
+            )
+            + f"). {pf['rounds']} rounds of "
+            f"{pf['epochs_per_run']} epochs (first dropped), alternating which runs "
+            "first; medians. The machine's FLOP/s is the sum over the fits running at "
+            f"once, against a float32 2048×2048 `torch.mm` on {pf['cores']} threads "
+            f"in the same process: {pf['matmul_flops'] / 1e9:.1f} GFLOP/s (runs: "
+            + ", ".join(f"{v / 1e9:.0f}" for v in pf["matmul_flops_runs"])
+            + ").",
+            "",
+            markdown_table(
+                [
+                    "how",
+                    "threads per fit",
+                    "seconds per epoch",
+                    "machine GFLOP/s",
+                    "fraction of matmul FLOP/s",
+                ],
+                [
+                    [
+                        "one fit",
+                        th["one"],
+                        fmt(e["one"]),
+                        f"{mf['one'] / 1e9:.2f}",
+                        f"{100 * fr['one']:.1f}%",
+                    ],
+                    [
+                        f"{pf['n_jobs']} fits at a time",
+                        th["parallel"],
+                        fmt(e["parallel"]),
+                        f"{mf['parallel'] / 1e9:.2f}",
+                        f"{100 * fr['parallel']:.1f}%",
+                    ],
+                ],
+            ),
+            "",
+            f"Two fits at a time train **{pf['parallel_over_one']:.2f}×** the rows "
+            "per second of one fit on every core.",
             "",
         ]
     if "predict" in out:
