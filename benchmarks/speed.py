@@ -277,10 +277,14 @@ def count_step_flops(module_kwargs, ds: TabularDataset, bs: int):
 
 
 def _fit_with_threads(X, y, epochs: int, seed: int, threads: int, params: dict):
-    """``fit_ours`` on ``threads`` torch threads: the threads, the epochs' seconds."""
+    """``fit_ours`` on ``threads`` torch threads: the threads, the epochs' seconds.
+
+    The first and the last epoch are dropped: the first warms up, and the last
+    of one of several fits started together may run after the others ended.
+    """
     torch.set_num_threads(threads)
     est = fit_ours(X, y, epochs, seed=seed, **params)
-    return torch.get_num_threads(), epoch_durations(est.history_)
+    return torch.get_num_threads(), [float(d) for d in est.history_[:, "dur"]][1:-1]
 
 
 def parallel_fits(args, out: dict) -> dict:
@@ -296,7 +300,7 @@ def parallel_fits(args, out: dict) -> dict:
 
     n_rows, n_features = (2000, 20) if args.quick else (20_000, 20)
     X, y = make_table(n_rows, n_features)
-    epochs, n_jobs = args.epochs, 2
+    epochs, n_jobs = args.epochs + 1, 2  # + 1: the last epoch is dropped too
     cores = os.cpu_count() or 1
     worker_threads = max(1, cores // n_jobs)
     est = fit_ours(X, y, 1, **args.params)
@@ -313,7 +317,7 @@ def parallel_fits(args, out: dict) -> dict:
         # warm the workers up (imports, first fit)
         parallel(
             delayed(_fit_with_threads)(
-                X[:500], y[:500], 1, s, worker_threads, args.params
+                X[:500], y[:500], 3, s, worker_threads, args.params
             )
             for s in range(n_jobs)
         )
@@ -367,6 +371,8 @@ def parallel_fits(args, out: dict) -> dict:
         "parallel_over_one": machine["parallel"] / machine["one"],
         "rounds": args.rounds,
         "epochs_per_run": epochs,
+        "dropped": "first and last dropped, so that every timed epoch of a fit "
+        "ran while the other fit was running too",
     }
     out["parallel_fits"] = res
     return res
@@ -820,8 +826,9 @@ def report(out: dict, args, info) -> str:
                 for k, v in pf["threads_reported"].items()
             )
             + f"). {pf['rounds']} rounds of "
-            f"{pf['epochs_per_run']} epochs (first dropped), alternating which runs "
-            "first; medians. The machine's FLOP/s is the sum over the fits running at "
+            f"{pf['epochs_per_run']} epochs ({pf['dropped']}), "
+            "alternating which runs first; medians. The machine's FLOP/s is the "
+            "sum over the fits running at "
             f"once, against a float32 2048×2048 `torch.mm` on {pf['cores']} threads "
             f"in the same process: {pf['matmul_flops'] / 1e9:.1f} GFLOP/s (runs: "
             + ", ".join(f"{v / 1e9:.0f}" for v in pf["matmul_flops_runs"])
