@@ -86,6 +86,14 @@ def fit_ours(X, y, epochs: int, seed: int = 0, **params) -> AttentionCNNClassifi
     return est.fit(X, y)
 
 
+def module_setup(X, y, epochs: int, params: dict):
+    """Fit ours briefly; return it, its module's kwargs, its encoded data and batch."""
+    est = fit_ours(X, y, epochs, **params)
+    module_kwargs = est.net_.get_params_for("module")
+    ds = TabularDataset(est.encoder_.encode(X), y.astype(np.int64))
+    return est, module_kwargs, ds, est.net_.batch_size
+
+
 def hand_loop(
     module_kwargs,
     ds: TabularDataset,
@@ -168,10 +176,7 @@ def overhead(args, out: dict) -> dict:
     X, y = make_table(n_rows, n_features)
     epochs = args.epochs
     # warm-up; gives the module kwargs and batch size
-    est = fit_ours(X, y, 2, **args.params)
-    module_kwargs = est.net_.get_params_for("module")
-    ds = TabularDataset(est.encoder_.encode(X), y.astype(np.int64))
-    bs = est.net_.batch_size
+    est, module_kwargs, ds, bs = module_setup(X, y, 2, args.params)
     lr, wd = est.lr, est.weight_decay
     times: dict[str, list[float]] = {"ours": [], "hand": [], "skorch": []}
     if not args.no_compile:
@@ -303,10 +308,7 @@ def parallel_fits(args, out: dict) -> dict:
     epochs, n_jobs = args.epochs + 1, 2  # + 1: the last epoch is dropped too
     cores = os.cpu_count() or 1
     worker_threads = max(1, cores // n_jobs)
-    est = fit_ours(X, y, 1, **args.params)
-    module_kwargs = est.net_.get_params_for("module")
-    ds = TabularDataset(est.encoder_.encode(X), y.astype(np.int64))
-    bs = est.net_.batch_size
+    _, module_kwargs, ds, bs = module_setup(X, y, 1, args.params)
     step_flops, _ = count_step_flops(module_kwargs, ds, bs)
     epoch_flops = step_flops / bs * n_rows
     main_threads = torch.get_num_threads()
