@@ -242,8 +242,20 @@ class _Recorder:
             module.train(was_training)
 
 
-def _run(estimator, X, *, batch_size: int | None, n_steps: int) -> dict:
-    """Run the fitted network on ``X`` and collect every explanation array."""
+def _run(
+    estimator,
+    X,
+    *,
+    batch_size: int | None,
+    n_steps: int,
+    attributions_only: bool = False,
+) -> dict:
+    """Run the fitted network on ``X`` and collect every explanation array.
+
+    With ``attributions_only``, only the attributions (``"attr"``, ``"abs"``)
+    are collected: no attention maps, rollout or reference-row output, which
+    ``feature_importances`` (run at the end of every ``fit``) does not use.
+    """
     from sklearn.base import is_classifier
 
     if batch_size is None:
@@ -269,7 +281,7 @@ def _run(estimator, X, *, batch_size: int | None, n_steps: int) -> dict:
             x_cat = inputs["x_cat"].to(device)
             batch = len(x_num)
             with torch.no_grad():
-                recorder.need_weights(True)
+                recorder.need_weights(not attributions_only)
                 out, weights = recorder.run(x_num, x_cat)
                 recorder.need_weights(False)
                 if not torch.isfinite(out).all():
@@ -287,11 +299,18 @@ def _run(estimator, X, *, batch_size: int | None, n_steps: int) -> dict:
                     )
                 tokens = recorder.tokens
                 assert tokens is not None, _INTERNAL_ERROR
-                _collect(parts, _to_cpu(weights), module, recorder, n_features, batch)
-                base_tokens = reference.expand_as(tokens).contiguous()
-                base = explained_output(
-                    recorder.run(x_num, x_cat, base_tokens)[0], classes
-                )
+                if not attributions_only:
+                    _collect(
+                        parts, _to_cpu(weights), module, recorder, n_features, batch
+                    )
+                    base_tokens = reference.expand_as(tokens).contiguous()
+                    base = explained_output(
+                        recorder.run(x_num, x_cat, base_tokens)[0], classes
+                    )
+                    parts["output"].append(
+                        explained_output(out, classes).mean(dim=1).cpu().numpy()
+                    )
+                    parts["base"].append(base.mean(dim=1).cpu().numpy())
             with torch.enable_grad():
                 attr = integrated_gradients(
                     recorder, x_num, x_cat, tokens, reference, classes, n_steps
@@ -300,10 +319,6 @@ def _run(estimator, X, *, batch_size: int | None, n_steps: int) -> dict:
             col_attr.index_add_(1, token_columns, attr)
             parts["attr"].append(col_attr.mean(dim=-1).numpy())
             parts["abs"].append(col_attr.abs().mean(dim=-1).numpy())
-            parts["output"].append(
-                explained_output(out, classes).mean(dim=1).cpu().numpy()
-            )
-            parts["base"].append(base.mean(dim=1).cpu().numpy())
     return parts
 
 
@@ -501,7 +516,7 @@ def feature_importances(
     if n > max_rows:
         rows = np.sort(np.random.RandomState(random_state).permutation(n)[:max_rows])
         X = _safe_indexing(X, rows)
-    parts = _run(estimator, X, batch_size=None, n_steps=n_steps)
+    parts = _run(estimator, X, batch_size=None, n_steps=n_steps, attributions_only=True)
     importance = np.concatenate(parts["abs"]).mean(axis=0).astype(np.float64)
     total = importance.sum()
     return importance / total if total > 0 else np.zeros_like(importance)

@@ -133,6 +133,32 @@ def test_attributions_add_up_to_output_minus_base_value(mixed_frame, task):
     np.testing.assert_allclose(total, change, atol=0.02 * change.abs().max())
 
 
+@pytest.mark.parametrize("attention", ["self", "row"])
+@pytest.mark.parametrize("task", ["binary", "regression"])
+def test_feature_importances_skip_the_maps_and_match_explain(
+    mixed_frame, tiny_params, task, attention, monkeypatch
+):
+    # Importances (computed in every fit) need only the attributions: no
+    # attention maps, rollout or base-value pass. They must still be explain's
+    # mean absolute attribution (one output here, so |mean| = mean |.|).
+    X, y = mixed_frame
+    params = {**tiny_params, "attention": attention}
+    if task == "regression":
+        est = AttentionCNNRegressor(**params).fit(X, X["income"].rank().to_numpy())
+    else:
+        est = AttentionCNNClassifier(**params).fit(X, y)
+    expected = est.explain(X).feature_attribution.abs().mean().to_numpy()
+
+    def no_maps(*args, **kwargs):
+        raise AssertionError("feature_importances collected the attention maps")
+
+    monkeypatch.setattr(explain_module, "_collect", no_maps)
+    imp = explain_module.feature_importances(est, X, max_rows=len(X))
+    np.testing.assert_allclose(imp, expected / expected.sum(), rtol=1e-5)
+    refit = est.fit(X, y if task == "binary" else X["income"].rank().to_numpy())
+    assert refit.feature_importances_.shape == (X.shape[1],)
+
+
 def test_feature_importances_subsample_is_seeded(signal_model, signal_data):
     est = signal_model("self")
     X, _, _ = signal_data
