@@ -274,6 +274,39 @@ def test_explain_needs_a_fitted_estimator_and_the_fit_columns(mixed_frame, tiny_
 
 
 # -- the conv step of the rollout ------------------------------------------------------
+def conv_mixing(conv, h):
+    """Row i of the conv's mixing matrix M, from the rollout's flow step.
+
+    ``_conv_flow`` returns ``flow @ (M + I) / 2``; a one-hot flow on position i
+    gives ``(M[i] + e_i) / 2``.
+    """
+    length = h.shape[-1]
+    eye = torch.eye(length)
+    rows = [
+        2 * _rollout._conv_flow(conv, h, eye[i : i + 1].expand(len(h), -1)) - eye[i]
+        for i in range(length)
+    ]
+    return torch.stack(rows, dim=1)  # [B, L, L]
+
+
+def dense_conv_mixing(conv, h):
+    """The mixing matrix built densely, as the rollout once did: the oracle."""
+    weight = conv.weight.detach().float()
+    batch, _, length = h.shape
+    kernel = weight.shape[-1]
+    left = (kernel - 1) // 2
+    norms = torch.einsum("ock,bcl->bkol", weight, h).norm(dim=2)
+    mixing = torch.zeros(batch, length, length)
+    for o in range(kernel):
+        d = o - left
+        i = torch.arange(max(0, -d), max(max(0, -d), min(length, length - d)))
+        if len(i):
+            mixing[:, i, i + d] = norms[:, o, i + d]
+    total = mixing.sum(dim=-1, keepdim=True)
+    eye = torch.eye(length).expand(batch, -1, -1)
+    return torch.where(total > 0, mixing / total.clamp_min(1e-12), eye)
+
+
 @pytest.mark.filterwarnings("ignore:Using padding=.same. with even kernel:UserWarning")
 @pytest.mark.parametrize("kernel_size", [2, 3, 4])
 def test_conv_mixing_follows_torchs_same_padding(kernel_size):
@@ -286,7 +319,7 @@ def test_conv_mixing_follows_torchs_same_padding(kernel_size):
             conv.weight.zero_()
             conv.weight[:, :, tap] = torch.eye(2)
         h = torch.ones(1, 2, length)
-        mixing = _rollout._conv_mixing(conv, h)[0]
+        mixing = conv_mixing(conv, h)[0]
         for j in range(length):
             impulse = torch.zeros(1, 2, length)
             impulse[0, :, j] = 1.0
@@ -302,11 +335,44 @@ def test_conv_mixing_weighs_neighbours_by_their_contribution():
     with torch.no_grad():
         conv.weight[:] = torch.tensor([[[1.0, 1.0, 1.0]]])
     h = torch.tensor([[[1.0, 3.0, 0.0, 0.0]]])
-    mixing = _rollout._conv_mixing(conv, h)[0]
+    mixing = conv_mixing(conv, h)[0]
     np.testing.assert_allclose(mixing[0], [0.25, 0.75, 0, 0])
     np.testing.assert_allclose(mixing[1], [0.25, 0.75, 0, 0])
     np.testing.assert_allclose(mixing[2], [0, 1, 0, 0])
     np.testing.assert_allclose(mixing[3], [0, 0, 0, 1])  # nothing flows: identity
+
+
+@pytest.mark.filterwarnings("ignore:Using padding=.same. with even kernel:UserWarning")
+@pytest.mark.parametrize("kernel_size", [1, 2, 3, 5])
+@pytest.mark.parametrize("length", [1, 3, 9])
+def test_conv_flow_is_the_dense_mixing_product(kernel_size, length):
+    # The banded product equals flow @ (M + I) / 2 with M built densely,
+    # including rows where nothing flows (zero inputs) and kernels longer
+    # than the row.
+    gen = torch.Generator().manual_seed(kernel_size * 10 + length)
+    conv = torch.nn.Conv1d(3, 4, kernel_size, padding="same")
+    h = torch.randn(5, 3, length, generator=gen)
+    h[1] = 0.0  # no flow anywhere in this row
+    h[2, :, 0] = 0.0
+    flow = torch.rand(5, length, generator=gen)
+    flow /= flow.sum(dim=1, keepdim=True)
+    dense = dense_conv_mixing(conv, h)
+    expected = torch.bmm(flow.unsqueeze(1), 0.5 * (dense + torch.eye(length)))[:, 0]
+    got = _rollout._conv_flow(conv, h, flow)
+    torch.testing.assert_close(got, expected, rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(got.sum(dim=1), torch.ones(5))  # flow is conserved
+
+
+def test_explain_a_row_shorter_than_the_kernel(tiny_params):
+    # One column and kernel_size=5: two of the kernel's taps reach only padding.
+    # The rollout once built an arange with inverted bounds here and raised.
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame({"x": rng.normal(size=80)})
+    y = (X["x"] > 0).astype(int)
+    clf = AttentionCNNClassifier(**{**tiny_params, "kernel_size": 5}).fit(X, y)
+    ex = clf.explain(X.iloc[:4])
+    np.testing.assert_allclose(ex.feature_attention.to_numpy(), 1.0)
+    assert clf.feature_importances_.tolist() == [1.0]
 
 
 # -- the reference row of the attribution ---------------------------------------------
