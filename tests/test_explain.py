@@ -275,7 +275,7 @@ def test_explain_needs_a_fitted_estimator_and_the_fit_columns(mixed_frame, tiny_
 
 # -- the conv step of the rollout ------------------------------------------------------
 def conv_mixing(conv, h):
-    """Row i of the conv's mixing matrix M, from the rollout's flow step.
+    """The conv's mixing matrix M, ``[B, L, L]``, row by row from the flow step.
 
     ``_conv_flow`` returns ``flow @ (M + I) / 2``; a one-hot flow on position i
     gives ``(M[i] + e_i) / 2``.
