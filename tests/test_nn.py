@@ -6,6 +6,8 @@ import pytest
 import torch
 
 from sk_tabattn.nn import ATTENTION_BLOCKS, AttentionBlock, AttentionCNN
+from sk_tabattn.nn import attention as attention_module
+from sk_tabattn.nn import blocks as blocks_module
 from sk_tabattn.nn.attention import (
     RowAttention,
     _per_head_scores,
@@ -294,9 +296,28 @@ def test_feature_readout_adds_numbers_per_position_to_the_hidden_layer(streams):
 @pytest.mark.parametrize("pooling", ["attention", "mean"])
 @pytest.mark.parametrize("position_major", [False, True])
 @pytest.mark.parametrize("width", [READOUT_WIDTH, "pickled 1-number"])
-def test_folded_pool_and_readout_equal_the_modules(pooling, position_major, width):
+@pytest.mark.parametrize("scores", ["columns", "matvec"])
+def test_folded_pool_and_readout_equal_the_modules(
+    pooling, position_major, width, scores, monkeypatch
+):
     torch.manual_seed(0)
     c, n = 6, 5
+    # Narrow tables fold the pool's scores into the product's columns, wide
+    # ones (more than FOLDED_SCORES_MAX_POSITIONS) take a matrix-vector
+    # product and never build the n * c * n block-diagonal matrix.
+    monkeypatch.setattr(
+        blocks_module,
+        "FOLDED_SCORES_MAX_POSITIONS",
+        n if scores == "columns" else n - 1,
+    )
+    shapes = []
+    new_zeros = torch.Tensor.new_zeros
+
+    def recording(self, *size, **kwargs):
+        shapes.append(tuple(size[0] if len(size) == 1 else size))
+        return new_zeros(self, *size, **kwargs)
+
+    monkeypatch.setattr(torch.Tensor, "new_zeros", recording)
     pool = AttentionPool(channels=c) if pooling == "attention" else MeanPool()
     readout = FeatureReadout(channels=c, n_positions=n)
     with torch.no_grad():
@@ -317,6 +338,7 @@ def test_folded_pool_and_readout_equal_the_modules(pooling, position_major, widt
         assert weights is None and expected_weights is None
     else:
         torch.testing.assert_close(weights, expected_weights)
+        assert ((n, c, n) in shapes) == (scores == "columns")
 
 
 @pytest.mark.parametrize("pooling", ["attention", "mean"])
@@ -446,3 +468,115 @@ def test_network_keeps_blocks_position_major_and_equal_to_channels_first(name):
         pool = AttentionPool(channels=h.shape[1])
         for a, b in zip(pool.pool(h), pool.pool(h.contiguous()), strict=True):
             torch.testing.assert_close(a, b)
+
+
+def _wide_position_major(batch, channels, n_positions, dtype=torch.float64):
+    seq = torch.randn(batch, n_positions, channels, dtype=dtype)
+    return seq.transpose(1, 2).requires_grad_(True)
+
+
+@pytest.mark.parametrize(
+    "name, channels, n_heads, attention_dim",
+    [
+        ("self", 8, 1, 4),
+        ("self", 5, 1, 9),  # queries narrower than attention_dim
+        ("multihead", 8, 2, 4),  # bilinear scores on the explicit path
+        ("multihead", 12, 3, 2),  # q/k scores on the explicit path
+    ],
+)
+@pytest.mark.parametrize("training", [True, False])
+def test_fused_attention_on_wide_tables_equals_the_explicit_maps(
+    monkeypatch, name, channels, n_heads, attention_dim, training
+):
+    # From FLASH_MIN_POSITIONS on, self and multihead run torch's fused
+    # kernel; it must compute the explicit path's output and gradients.
+    torch.manual_seed(0)
+    block = ATTENTION_BLOCKS[name](
+        channels=channels, n_heads=n_heads, attention_dim=attention_dim
+    )
+    block.double().train(training)
+    x = _wide_position_major(3, channels, 6)
+    calls = []
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+
+    def recording(*args, **kwargs):
+        calls.append(args[0].shape)
+        return sdpa(*args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", recording)
+    monkeypatch.setattr(attention_module, "FLASH_MIN_POSITIONS", 7)
+    explicit, _ = block.attend(x)
+    assert not calls
+    monkeypatch.setattr(attention_module, "FLASH_MIN_POSITIONS", 6)
+    fused, weights = block.attend(x)
+    assert calls and weights is None
+    torch.testing.assert_close(fused, explicit)
+    grad = torch.randn_like(explicit)
+    params = [x, *block.parameters()]
+    for got, expected in zip(
+        torch.autograd.grad(fused, params, grad),
+        torch.autograd.grad(explicit, params, grad),
+        strict=True,
+    ):
+        torch.testing.assert_close(got, expected)
+
+
+@pytest.mark.parametrize("name", ["self", "multihead"])
+def test_wide_tables_keep_explicit_maps_when_asked_or_dropping_weights(
+    monkeypatch, name
+):
+    # explain needs the maps, and the fused path has no attention dropout.
+    monkeypatch.setattr(attention_module, "FLASH_MIN_POSITIONS", 2)
+    block = ATTENTION_BLOCKS[name](channels=4, n_heads=2, attention_dim=2)
+    x = torch.randn(2, 4, 5)
+    block.need_weights = True
+    _, weights = block.attend(x)
+    assert weights.shape == (2, 5, 5)
+    block.need_weights = False
+    block.dropout = 0.5
+    block.train()
+    monkeypatch.setattr(
+        torch.nn.functional, "scaled_dot_product_attention", _refuse_fused_kernel
+    )
+    block.attend(x)  # the explicit path with its dropout
+    block.eval()
+    with pytest.raises(AssertionError, match="fused kernel"):
+        block.attend(x)  # no dropout at inference: the fused path
+
+
+def _refuse_fused_kernel(*args, **kwargs):
+    raise AssertionError("the fused kernel ran")
+
+
+def test_fused_attention_runs_from_flash_min_positions_in_a_network():
+    # The threshold counts the network's positions (columns), and the fused
+    # path reaches the same predictions as the explicit one would.
+    torch.manual_seed(0)
+    n_numeric = attention_module.FLASH_MIN_POSITIONS
+    net = AttentionCNN(
+        n_numeric=n_numeric,
+        cardinalities=[],
+        n_outputs=2,
+        d_token=4,
+        attention="self",
+        attention_dim=2,
+    ).eval()
+    x_num = torch.randn(3, n_numeric)
+    with torch.inference_mode():
+        fused = net(x_num, torch.empty(3, 0, dtype=torch.long))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(attention_module, "FLASH_MIN_POSITIONS", n_numeric + 1)
+        with torch.inference_mode():
+            explicit = net(x_num, torch.empty(3, 0, dtype=torch.long))
+        mp.setattr(
+            torch.nn.functional, "scaled_dot_product_attention", _refuse_fused_kernel
+        )
+        with torch.inference_mode():
+            net(x_num, torch.empty(3, 0, dtype=torch.long))
+        mp.setattr(attention_module, "FLASH_MIN_POSITIONS", n_numeric)
+        with (
+            pytest.raises(AssertionError, match="fused kernel"),
+            torch.inference_mode(),
+        ):
+            net(x_num, torch.empty(3, 0, dtype=torch.long))
+    torch.testing.assert_close(fused, explicit, rtol=1e-5, atol=1e-6)
