@@ -604,6 +604,10 @@ def scaling(args, out: dict) -> dict:
             est = fit_ours(X, y, 2, **{**args.params, "attention": attention})
             total = time.perf_counter() - start
             epoch = float(np.median(epoch_durations(est.history_)))
+            est.predict_proba(X[:256])  # warm-up
+            start = time.perf_counter()
+            est.predict_proba(X)
+            predict_rows_s = n_rows / (time.perf_counter() - start)
             results.append(
                 {
                     "attention": attention,
@@ -612,6 +616,7 @@ def scaling(args, out: dict) -> dict:
                     "features": n_features,
                     "epoch_s": epoch,
                     "fit_2_epochs_s": total,
+                    "predict_rows_s": predict_rows_s,
                     "batch_size": est.net_.batch_size,
                     "load1": load_average(),
                 }
@@ -1008,6 +1013,26 @@ def report(out: dict, args, info) -> str:
                 ],
             ),
             "",
+        ]
+        if "predict_rows_s" in sub:  # runs before 2026-12-05 did not time it
+            rate = sub.pivot_table(
+                index="features", columns="attention", values="predict_rows_s"
+            )
+            rate = rate[list(dict.fromkeys(sc.attention))]
+            parts += [
+                f"`predict_proba` on the same {sub.rows.iloc[0]:,} rows, rows per "
+                "second (one call after a warm-up):",
+                "",
+                markdown_table(
+                    ["features", *rate.columns],
+                    [
+                        [f"{i:,}", *(f"{v:,.0f}" for v in r)]
+                        for i, r in zip(rate.index, rate.to_numpy(), strict=True)
+                    ],
+                ),
+                "",
+            ]
+        parts += [
             measured(out["scaling"]),
             f"![scaling](scaling{args.suffix}.png)",
             "",
