@@ -470,6 +470,18 @@ def test_network_keeps_blocks_position_major_and_equal_to_channels_first(name):
             torch.testing.assert_close(a, b)
 
 
+def _assert_same_function(got, expected, inputs):
+    """Equal outputs, and equal gradients to every input for one random grad."""
+    torch.testing.assert_close(got, expected)
+    grad = torch.randn_like(expected)
+    for got_grad, expected_grad in zip(
+        torch.autograd.grad(got, inputs, grad),
+        torch.autograd.grad(expected, inputs, grad),
+        strict=True,
+    ):
+        torch.testing.assert_close(got_grad, expected_grad)
+
+
 def _wide_position_major(batch, channels, n_positions, dtype=torch.float64):
     seq = torch.randn(batch, n_positions, channels, dtype=dtype)
     return seq.transpose(1, 2).requires_grad_(True)
@@ -510,15 +522,7 @@ def test_fused_attention_on_wide_tables_equals_the_explicit_maps(
     monkeypatch.setattr(attention_module, "FLASH_MIN_POSITIONS", 6)
     fused, weights = block.attend(x)
     assert calls and weights is None
-    torch.testing.assert_close(fused, explicit)
-    grad = torch.randn_like(explicit)
-    params = [x, *block.parameters()]
-    for got, expected in zip(
-        torch.autograd.grad(fused, params, grad),
-        torch.autograd.grad(explicit, params, grad),
-        strict=True,
-    ):
-        torch.testing.assert_close(got, expected)
+    _assert_same_function(fused, explicit, [x, *block.parameters()])
 
 
 @pytest.mark.parametrize("name", ["self", "multihead"])
@@ -580,3 +584,51 @@ def test_fused_attention_runs_from_flash_min_positions_in_a_network():
         ):
             net(x_num, torch.empty(3, 0, dtype=torch.long))
     torch.testing.assert_close(fused, explicit, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("n_heads", [1, 2, 4])
+@pytest.mark.parametrize("training", [True, False])
+def test_mha_batch_first_path_equals_torch_module(n_heads, training):
+    # The block computes nn.MultiheadAttention's function itself on a
+    # batch-first layout of the heads: the same outputs and gradients.
+    torch.manual_seed(0)
+    block = ATTENTION_BLOCKS["mha"](channels=8, n_heads=n_heads).double()
+    block.train(training)
+    x = _wide_position_major(3, 8, 6)
+    assert block._batch_first_applies(x)
+    ours, weights = block.attend(x)
+    assert weights is None
+    seq = x.transpose(1, 2)
+    expected = block.mha(seq, seq, seq, need_weights=False)[0].transpose(1, 2)
+    _assert_same_function(ours, expected, [x, *block.parameters()])
+
+
+def test_mha_leaves_maps_dropout_and_narrow_inference_to_torch_module(monkeypatch):
+    block = ATTENTION_BLOCKS["mha"](channels=4, n_heads=2)
+    module_calls = []
+    forward = block.mha.forward
+
+    def recording(*args, **kwargs):
+        module_calls.append(kwargs.get("need_weights"))
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(block.mha, "forward", recording)
+    monkeypatch.setattr(attention_module, "FLASH_MIN_POSITIONS", 6)
+    narrow, wide = torch.randn(2, 4, 5), torch.randn(2, 4, 6)
+    block.train()
+    block.attend(narrow)  # training: batch-first
+    assert module_calls == []
+    block.dropout = 0.5
+    block.attend(narrow)  # attention dropout: the module's own
+    assert module_calls == [False]
+    block.dropout = 0.0
+    block.eval()
+    with torch.inference_mode():
+        block.attend(narrow)  # torch's native inference path
+        assert module_calls == [False, False]
+        block.attend(wide)  # wide: batch-first
+        assert module_calls == [False, False]
+    block.need_weights = True
+    _, weights = block.attend(wide)  # explain's maps: the module's
+    assert module_calls == [False, False, True]
+    assert weights.shape == (2, 6, 6)

@@ -335,7 +335,9 @@ class MultiHeadAttention(_DotProductAttention):
 class TorchMultiheadAttention(AttentionBlock):
     """``torch.nn.MultiheadAttention(channels, n_heads)`` over the positions.
 
-    ``channels`` must be divisible by ``n_heads``.
+    ``channels`` must be divisible by ``n_heads``. The module holds the
+    parameters; where it is faster (see ``_batch_first_applies``), its
+    function is computed on a batch-first layout of the heads.
     """
 
     fresh_output = True
@@ -361,10 +363,47 @@ class TorchMultiheadAttention(AttentionBlock):
     def attend(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Attend over positions; weights are ``(batch, n_positions, n_positions)``."""
         seq = x.transpose(1, 2)
+        if self._batch_first_applies(x):
+            return self._batch_first_attend(seq).transpose(1, 2), None
         out, weights = self.mha(
             seq, seq, seq, need_weights=self.need_weights, average_attn_weights=True
         )
         return out.transpose(1, 2), weights
+
+    def _batch_first_applies(self, x: torch.Tensor) -> bool:
+        """Whether ``_batch_first_attend`` computes this call's output.
+
+        Not when the maps are asked for, nor with attention dropout in
+        training (the module's own code does both). Without autograd in eval
+        mode, torch's native inference path is faster up to a few hundred
+        positions (3.8 against 6.8 ms on 512 rows x 20, 22.7 against 26.6 ms on
+        256 x 100; 315 against 173 ms on 128 x 500; ad hoc, 2 cores).
+        """
+        if self.need_weights or (self.training and self.dropout):
+            return False
+        if self.training or torch.is_grad_enabled():
+            return True
+        return x.shape[-1] >= FLASH_MIN_POSITIONS
+
+    def _batch_first_attend(self, seq: torch.Tensor) -> torch.Tensor:
+        """Compute the module's function on ``[B, L, C]``, heads batch-first.
+
+        ``nn.MultiheadAttention`` works sequence-first inside, so the q, k and
+        v it hands ``scaled_dot_product_attention`` stride over the batch,
+        which made torch's fused CPU kernel about 3x slower at 8 channels a
+        head (forward and backward on 256 rows x 500 positions: 3.76 against
+        1.14 s, ad hoc). The same parameters and products on ``[B, H, L,
+        C / H]`` views: outputs equal to the module's (tested), and a
+        training step of the block 1.24x as fast on 20 positions, 1.6x on 100
+        and 2.4x on 500 (ad hoc, 2 cores).
+        """
+        b, n, c = seq.shape
+        h = self.n_heads
+        mha = self.mha
+        qkv = F.linear(seq, mha.in_proj_weight, mha.in_proj_bias)
+        q, k, v = qkv.view(b, n, 3, h, c // h).permute(2, 0, 3, 1, 4).unbind(0)
+        mixed = F.scaled_dot_product_attention(q, k, v)  # [B, H, L, C / H]
+        return mha.out_proj(mixed.transpose(1, 2).reshape(b, n, c))
 
 
 @register_attention("se")
