@@ -493,7 +493,7 @@ def _wide_position_major(batch, channels, n_positions, dtype=torch.float64):
         ("self", 8, 1, 4),
         ("self", 5, 1, 9),  # queries narrower than attention_dim
         ("multihead", 8, 2, 4),  # bilinear scores on the explicit path
-        ("multihead", 12, 3, 2),  # q/k scores on the explicit path
+        ("multihead", 12, 3, 3),  # q/k scores on the explicit path
     ],
 )
 @pytest.mark.parametrize("training", [True, False])
@@ -546,6 +546,22 @@ def test_wide_tables_keep_explicit_maps_when_asked_or_dropping_weights(
     block.eval()
     with pytest.raises(AssertionError, match="fused kernel"):
         block.attend(x)  # no dropout at inference: the fused path
+
+
+@pytest.mark.parametrize("name", ["self", "multihead"])
+def test_wide_tables_keep_explicit_maps_for_channels_much_wider_than_queries(
+    monkeypatch, name
+):
+    # The fused kernel scores at the channels' width: slower beyond 4x.
+    monkeypatch.setattr(attention_module, "FLASH_MIN_POSITIONS", 2)
+    monkeypatch.setattr(
+        torch.nn.functional, "scaled_dot_product_attention", _refuse_fused_kernel
+    )
+    block = ATTENTION_BLOCKS[name](channels=9, n_heads=2, attention_dim=2)
+    block.attend(torch.randn(2, 9, 5))
+    block = ATTENTION_BLOCKS[name](channels=8, n_heads=2, attention_dim=2)
+    with pytest.raises(AssertionError, match="fused kernel"):
+        block.attend(torch.randn(2, 8, 5))
 
 
 def _refuse_fused_kernel(*args, **kwargs):
