@@ -568,11 +568,12 @@ def _refuse_fused_kernel(*args, **kwargs):
     raise AssertionError("the fused kernel ran")
 
 
-def test_fused_attention_runs_from_flash_min_positions_in_a_network():
-    # The threshold counts the network's positions (columns), and the fused
-    # path reaches the same predictions as the explicit one would.
+def test_fused_attention_thresholds_count_columns_and_autograd(monkeypatch):
+    # The thresholds count the network's positions (columns); without autograd
+    # (predict) the lower one applies, and the fused path predicts what the
+    # explicit one would.
     torch.manual_seed(0)
-    n_numeric = attention_module.FLASH_MIN_POSITIONS
+    n_numeric = 10
     net = AttentionCNN(
         n_numeric=n_numeric,
         cardinalities=[],
@@ -581,25 +582,21 @@ def test_fused_attention_runs_from_flash_min_positions_in_a_network():
         attention="self",
         attention_dim=2,
     ).eval()
-    x_num = torch.randn(3, n_numeric)
+    x_num, x_cat = torch.randn(3, n_numeric), torch.empty(3, 0, dtype=torch.long)
+    monkeypatch.setattr(attention_module, "FLASH_MIN_POSITIONS", n_numeric + 1)
+    monkeypatch.setattr(attention_module, "FLASH_MIN_POSITIONS_INFERENCE", n_numeric)
     with torch.inference_mode():
-        fused = net(x_num, torch.empty(3, 0, dtype=torch.long))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(attention_module, "FLASH_MIN_POSITIONS", n_numeric + 1)
-        with torch.inference_mode():
-            explicit = net(x_num, torch.empty(3, 0, dtype=torch.long))
-        mp.setattr(
-            torch.nn.functional, "scaled_dot_product_attention", _refuse_fused_kernel
-        )
-        with torch.inference_mode():
-            net(x_num, torch.empty(3, 0, dtype=torch.long))
-        mp.setattr(attention_module, "FLASH_MIN_POSITIONS", n_numeric)
-        with (
-            pytest.raises(AssertionError, match="fused kernel"),
-            torch.inference_mode(),
-        ):
-            net(x_num, torch.empty(3, 0, dtype=torch.long))
-    torch.testing.assert_close(fused, explicit, rtol=1e-5, atol=1e-6)
+        fused = net(x_num, x_cat)
+    monkeypatch.setattr(
+        torch.nn.functional, "scaled_dot_product_attention", _refuse_fused_kernel
+    )
+    explicit = net(x_num, x_cat)  # with autograd: the training threshold
+    with pytest.raises(AssertionError, match="fused kernel"), torch.inference_mode():
+        net(x_num, x_cat)
+    monkeypatch.setattr(attention_module, "FLASH_MIN_POSITIONS", n_numeric)
+    with pytest.raises(AssertionError, match="fused kernel"):
+        net(x_num, x_cat)
+    torch.testing.assert_close(fused, explicit.detach(), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("n_heads", [1, 2, 4])
@@ -629,7 +626,7 @@ def test_mha_leaves_maps_dropout_and_narrow_inference_to_torch_module(monkeypatc
         return forward(*args, **kwargs)
 
     monkeypatch.setattr(block.mha, "forward", recording)
-    monkeypatch.setattr(attention_module, "FLASH_MIN_POSITIONS", 6)
+    monkeypatch.setattr(attention_module, "FLASH_MIN_POSITIONS_INFERENCE", 6)
     narrow, wide = torch.randn(2, 4, 5), torch.randn(2, 4, 6)
     block.train()
     block.attend(narrow)  # training: batch-first

@@ -25,13 +25,27 @@ ATTENTION_BLOCKS: dict[str, type[AttentionBlock]] = {}
 _B = TypeVar("_B", bound="type[AttentionBlock]")
 
 #: From this many positions on, ``self`` and ``multihead`` run torch's fused
-#: ``scaled_dot_product_attention`` (see ``_DotProductAttention._fused_applies``),
-#: and ``mha`` leaves torch's native inference path for it. Measured on 2
-#: cores (forward and backward of one block, d_token 32, batches of 128-512):
-#: 1.4-1.5x as fast in training and 2.0-2.1x in inference at 256 and 320
-#: positions, mixed at 128-200, slower below 128, where the explicit maps
-#: stay in cache.
+#: ``scaled_dot_product_attention`` with autograd (in training; see
+#: ``_DotProductAttention._fused_applies``). Measured on 2 cores (forward and
+#: backward of one block, d_token 32, batches of 128-512): 1.4-1.5x as fast
+#: at 256 and 320 positions, mixed at 128-200, slower below 128, where the
+#: explicit maps stay in cache.
 FLASH_MIN_POSITIONS = 256
+
+#: The same without autograd (predict), where no backward reads the maps;
+#: ``mha`` also leaves torch's native inference path from here. Whole
+#: ``predict_proba`` on 4,000 rows (in-process A/B, 2 cores): ``self`` 0.97x at
+#: 150 positions, 1.01x at 160, 1.10-1.13x at 200-240; ``multihead`` 0.94x at
+#: 100, 1.10x at 128, 1.31-1.38x at 150-160, 1.88x at 200; ``mha`` 1.03-1.19x
+#: at 150-200.
+FLASH_MIN_POSITIONS_INFERENCE = 160
+
+
+def _flash_min_positions() -> int:
+    """Positions from which the fused kernels run: fewer without autograd."""
+    if torch.is_grad_enabled():
+        return FLASH_MIN_POSITIONS
+    return FLASH_MIN_POSITIONS_INFERENCE
 
 
 def register_attention(name: str) -> Callable[[_B], _B]:
@@ -167,7 +181,8 @@ class _DotProductAttention(AttentionBlock):
     copies. At the defaults on 20 features this made a training epoch 1.19x
     and inference 1.24x faster (interleaved runs in one process).
 
-    From ``FLASH_MIN_POSITIONS`` positions on, unless the maps are asked for
+    From ``FLASH_MIN_POSITIONS`` positions on (``FLASH_MIN_POSITIONS_INFERENCE``
+    without autograd), unless the maps are asked for
     (``need_weights``), the weights are dropped out in training, or the
     channels are much wider than ``attention_dim`` (see ``_fused_applies``),
     the same function runs through torch's fused
@@ -227,7 +242,7 @@ class _DotProductAttention(AttentionBlock):
     def _fused_applies(self, x: torch.Tensor) -> bool:
         """Whether ``_flash_attend`` computes this call's output.
 
-        Not below ``FLASH_MIN_POSITIONS``, nor when the maps are asked for or
+        Not below ``_flash_min_positions()``, nor when the maps are asked for or
         dropped out. The fused kernel scores at the width of the channels where
         the explicit maps score at ``attention_dim``: one block's forward and
         backward on 300 positions (2 cores, ad hoc) ran 1.5-1.6x as fast at
@@ -235,7 +250,7 @@ class _DotProductAttention(AttentionBlock):
         8x (``d_token=128``, ``attention_dim=16``).
         """
         _, c, n = x.shape
-        if n < FLASH_MIN_POSITIONS or self.need_weights:
+        if n < _flash_min_positions() or self.need_weights:
             return False
         if self.training and self.dropout:
             return False
@@ -394,15 +409,15 @@ class TorchMultiheadAttention(AttentionBlock):
 
         Not when the maps are asked for, nor with attention dropout in
         training (the module's own code does both). Without autograd in eval
-        mode, torch's native inference path is faster up to a few hundred
-        positions (3.8 against 6.8 ms on 512 rows x 20, 22.7 against 26.6 ms on
-        256 x 100; 315 against 173 ms on 128 x 500; ad hoc, 2 cores).
+        mode, torch's native inference path is faster on narrower tables (3.8
+        against 6.8 ms on 512 rows x 20; 315 against 173 ms on 128 x 500; ad
+        hoc, 2 cores): see ``FLASH_MIN_POSITIONS_INFERENCE``.
         """
         if self.need_weights or (self.training and self.dropout):
             return False
         if self.training or torch.is_grad_enabled():
             return True
-        return x.shape[-1] >= FLASH_MIN_POSITIONS
+        return x.shape[-1] >= FLASH_MIN_POSITIONS_INFERENCE
 
     def _batch_first_attend(self, seq: torch.Tensor) -> torch.Tensor:
         """Compute the module's function on ``[B, L, C]``, heads batch-first.
