@@ -573,18 +573,11 @@ def test_fused_attention_thresholds_count_columns_and_autograd(monkeypatch):
     # (predict) the lower one applies, and the fused path predicts what the
     # explicit one would.
     torch.manual_seed(0)
-    n_numeric = 10
-    net = AttentionCNN(
-        n_numeric=n_numeric,
-        cardinalities=[],
-        n_outputs=2,
-        d_token=4,
-        attention="self",
-        attention_dim=2,
-    ).eval()
-    x_num, x_cat = torch.randn(3, n_numeric), torch.empty(3, 0, dtype=torch.long)
-    monkeypatch.setattr(attention_module, "FLASH_MIN_POSITIONS", n_numeric + 1)
-    monkeypatch.setattr(attention_module, "FLASH_MIN_POSITIONS_INFERENCE", n_numeric)
+    net = _net("self").eval()
+    x_num, x_cat = _inputs()
+    n_columns = x_num.shape[1] + x_cat.shape[1]
+    monkeypatch.setattr(attention_module, "FLASH_MIN_POSITIONS", n_columns + 1)
+    monkeypatch.setattr(attention_module, "FLASH_MIN_POSITIONS_INFERENCE", n_columns)
     with torch.inference_mode():
         fused = net(x_num, x_cat)
     monkeypatch.setattr(
@@ -593,7 +586,7 @@ def test_fused_attention_thresholds_count_columns_and_autograd(monkeypatch):
     explicit = net(x_num, x_cat)  # with autograd: the training threshold
     with pytest.raises(AssertionError, match="fused kernel"), torch.inference_mode():
         net(x_num, x_cat)
-    monkeypatch.setattr(attention_module, "FLASH_MIN_POSITIONS", n_numeric)
+    monkeypatch.setattr(attention_module, "FLASH_MIN_POSITIONS", n_columns)
     with pytest.raises(AssertionError, match="fused kernel"):
         net(x_num, x_cat)
     torch.testing.assert_close(fused, explicit.detach(), rtol=1e-5, atol=1e-6)
