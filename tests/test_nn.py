@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 
@@ -16,9 +18,11 @@ from sk_tabattn.nn.attention import (
 from sk_tabattn.nn.blocks import (
     READOUT_WIDTH,
     AttentionPool,
+    ConvBlock,
     FeatureReadout,
     MeanPool,
     SampleNorm,
+    conv_channels_first,
     conv_position_major,
     is_position_major,
     layer_norm_fast,
@@ -388,6 +392,35 @@ def test_conv_on_position_major_input_equals_conv1d(kernel_size, n_positions):
         torch.autograd.grad(out, h_pm, grad_out)[0],
         torch.autograd.grad(expected, h, grad_out)[0],
     )
+
+
+@pytest.mark.parametrize("kernel_size", [1, 2, 3, 4])
+def test_conv_on_channels_first_input_equals_conv1d(kernel_size):
+    torch.manual_seed(0)
+    conv = torch.nn.Conv1d(6, 6, kernel_size, padding="same")
+    h = torch.randn(3, 6, 7)
+    torch.testing.assert_close(conv_channels_first(h, conv), conv(h))
+
+
+@pytest.mark.parametrize("kernel_size", [2, 4])
+@pytest.mark.parametrize("position_major", [True, False])
+def test_even_kernel_conv_block_does_not_warn(kernel_size, position_major):
+    # torch's padding="same" warns of an even kernel once a process: warn
+    # always, so that an earlier test's warning cannot hide this one's.
+    torch.manual_seed(0)
+    block = ConvBlock(
+        channels=6, kernel_size=kernel_size, dropout=0.1, activation="gelu"
+    )
+    h = torch.randn(3, 6, 7)
+    h = _position_major(h) if position_major else h
+    previous = torch.is_warn_always_enabled()
+    torch.set_warn_always(True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            block(h.requires_grad_()).sum().backward()
+    finally:
+        torch.set_warn_always(previous)
 
 
 @pytest.mark.parametrize("affine", [True, False])

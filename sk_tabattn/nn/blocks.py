@@ -98,8 +98,33 @@ def conv_position_major(h: torch.Tensor, conv: nn.Conv1d) -> torch.Tensor:
     ``conv`` is a ConvBlock's: ``padding="same"``, stride and dilation 1.
     """
     weight = conv.weight.unsqueeze(2)  # (C_out, C, 1, k)
-    out = F.conv2d(h.unsqueeze(2), weight, conv.bias, padding="same")
+    image = h.unsqueeze(2)
+    pads = same_pads(conv.kernel_size[0])
+    if pads[0] == pads[1]:
+        out = F.conv2d(image, weight, conv.bias, padding="same")
+    else:  # the pad keeps the channels-last layout
+        out = F.conv2d(F.pad(image, pads), weight, conv.bias)
     return out.squeeze(2)
+
+
+def conv_channels_first(h: torch.Tensor, conv: nn.Conv1d) -> torch.Tensor:
+    """``conv(h)`` for a ``[B, C, L]`` ``h`` in channels-first memory."""
+    pads = same_pads(conv.kernel_size[0])
+    if pads[0] == pads[1]:
+        return conv(h)
+    return F.conv1d(F.pad(h, pads), conv.weight, conv.bias)
+
+
+def same_pads(kernel_size: int) -> tuple[int, int]:
+    """Return the zeros ``padding="same"`` adds left and right (stride, dilation 1).
+
+    An even kernel pads one more on the right, as torch does. torch pads such
+    a kernel by copying the input too, but warns of it (once a process, from
+    C++): padding explicitly is the same work, without a warning the user can
+    do nothing about.
+    """
+    left = (kernel_size - 1) // 2
+    return left, kernel_size - 1 - left
 
 
 def predicting(module: nn.Module) -> bool:
@@ -167,7 +192,7 @@ class ConvBlock(nn.Module):
         if is_position_major(h):
             y = conv_position_major(h, self.conv)
         else:
-            y = self.conv(h)
+            y = conv_channels_first(h, self.conv)
         y = self.norm(y)
         if predicting(self):
             # The activation and the residual add run in place on the norm's
