@@ -9,10 +9,10 @@ step's transient memory frees each step's activations past the trim threshold,
 so they go back to the OS and are faulted in again, page by page, in the next
 step. Which processes are in that state depends on what they allocated before.
 
-Fitting 20,000 x 20 in fresh processes (2 cores, 2026-12-05), 5 of 18 default
-fits ran 50,000-76,000 page faults an epoch and took 0.80-0.95 s an epoch,
-against 0.72-0.78 s and 200-8,500 faults for the others; with one 30 MiB block
-freed before the fit, none of 18 did.
+Fitting 20,000 x 20 in fresh processes (2 cores, 2026-12-05), 14 of 18 default
+fits ran 41,000-88,000 page faults an epoch, and the 18 took a median of 0.778 s
+an epoch; with one 30 MiB block freed first, none of 18 did, and the median
+epoch was 0.713 s.
 
 :func:`raise_malloc_thresholds` frees such a block once a process: the state
 glibc itself reaches in a process that has freed a 30 MiB array. Blocks up to
