@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from .nn.blocks import same_pads
+
 
 def _conv_flow(
     conv: torch.nn.Conv1d, h: torch.Tensor, flow: torch.Tensor
@@ -20,7 +22,7 @@ def _conv_flow(
     weight = conv.weight.detach().float().cpu()  # [C_out, C_in, k]
     length = h.shape[-1]
     kernel = weight.shape[-1]
-    left = (kernel - 1) // 2  # torch's padding="same" puts the odd pad right
+    left = same_pads(kernel)[0]
     # norms[b, o, j]: norm of W[:, :, o] @ h[b, :, j]
     norms = torch.einsum("ock,bcl->bkol", weight, h).norm(dim=2)  # [B, k, L]
     # Diagonal d = o - left holds M[:, i, i + d] for i in [a, b); a tap that
