@@ -394,7 +394,7 @@ def test_conv_on_position_major_input_equals_conv1d(kernel_size, n_positions):
     )
 
 
-@pytest.mark.parametrize("kernel_size", [1, 2, 3, 4])
+@pytest.mark.parametrize("kernel_size", [2, 4])  # odd ones call the conv itself
 def test_conv_on_channels_first_input_equals_conv1d(kernel_size):
     torch.manual_seed(0)
     conv = torch.nn.Conv1d(6, 6, kernel_size, padding="same")
