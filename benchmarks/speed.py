@@ -289,7 +289,7 @@ def _fit_with_threads(X, y, epochs: int, seed: int, threads: int, params: dict):
     """
     torch.set_num_threads(threads)
     est = fit_ours(X, y, epochs, seed=seed, **params)
-    return torch.get_num_threads(), [float(d) for d in est.history_[:, "dur"]][1:-1]
+    return torch.get_num_threads(), epoch_durations(est.history_)[:-1]
 
 
 def parallel_fits(args, out: dict) -> dict:

@@ -31,15 +31,16 @@ def _conv_flow(
         (o, o - left, max(0, left - o), min(length, length + left - o))
         for o in range(kernel)
     ]
-    diagonals = [(o, d, a, b) for o, d, a, b in diagonals if a < b]
+    # (d, a, b, the diagonal's entries M[:, i, i + d] before normalising)
+    bands = [(d, a, b, norms[:, o, a + d : b + d]) for o, d, a, b in diagonals if a < b]
     total = torch.zeros_like(flow)
-    for o, d, a, b in diagonals:
-        total[:, a:b] += norms[:, o, a + d : b + d]
+    for _, a, b, band in bands:
+        total[:, a:b] += band
     flows = total > 0
     scaled = torch.where(flows, flow / total.clamp_min(1e-12), 0.0)
     moved = torch.where(flows, 0.0, flow)  # rows without flow: the identity
-    for o, d, a, b in diagonals:
-        moved[:, a + d : b + d] += scaled[:, a:b] * norms[:, o, a + d : b + d]
+    for d, a, b, band in bands:
+        moved[:, a + d : b + d] += scaled[:, a:b] * band
     return 0.5 * (flow + moved)
 
 
