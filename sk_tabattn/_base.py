@@ -129,7 +129,7 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
         self,
         *,
         attention="self",
-        n_heads=4,
+        n_heads=2,
         attention_position="after",
         attention_dim=16,
         d_token=32,

@@ -9,7 +9,7 @@ PARAMETERS = """\
         over channels; ``"mha"`` :class:`torch.nn.MultiheadAttention` over the
         features; ``"row"`` inter-sample attention (a weight per row, with a
         running normaliser so predictions do not depend on the batch).
-    n_heads : int, default=4
+    n_heads : int, default=2
         Number of heads of ``"multihead"`` and ``"mha"`` (``"mha"`` needs
         ``d_token`` divisible by it).
     attention_position : {"before", "after", "each"}, default="after"

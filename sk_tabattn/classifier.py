@@ -75,7 +75,7 @@ class AttentionCNNClassifier(ClassifierMixin, _BaseAttentionCNN):  # noqa: D101
         self,
         *,
         attention="self",
-        n_heads=4,
+        n_heads=2,
         attention_position="after",
         attention_dim=16,
         d_token=32,

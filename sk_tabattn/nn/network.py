@@ -205,7 +205,7 @@ class AttentionCNN(nn.Module):
         Name of a block in ``ATTENTION_BLOCKS``.
     attention_position : {"before", "after", "each"}, default="after"
         Attention on the raw tokens, after the last conv block, or after each.
-    n_heads : int, default=4
+    n_heads : int, default=2
         Number of heads of ``multihead`` and ``mha``.
     attention_dim : int, default=16
         Width of queries and keys per head.
@@ -246,7 +246,7 @@ class AttentionCNN(nn.Module):
         streams: Sequence[Sequence[int]] | None = None,
         attention: str = "self",
         attention_position: str = "after",
-        n_heads: int = 4,
+        n_heads: int = 2,
         attention_dim: int = 16,
         d_token: int = 32,
         n_blocks: int = 2,
