@@ -47,4 +47,5 @@ def test_the_defaults_table_states_the_estimators_defaults():
     for names, values in rows:
         assert len(names) == len(values), names
         for name, value in zip(names, values, strict=True):
+            assert name in params, f"README names no parameter {name!r}"
             assert params[name] == value, f"README says {name}={value!r}"
