@@ -9,7 +9,6 @@ import torch
 
 from sk_tabattn.nn import ATTENTION_BLOCKS, AttentionBlock, AttentionCNN
 from sk_tabattn.nn import attention as attention_module
-from sk_tabattn.nn import blocks as blocks_module
 from sk_tabattn.nn.attention import (
     RowAttention,
     _per_head_scores,
@@ -20,13 +19,11 @@ from sk_tabattn.nn.blocks import (
     AttentionPool,
     ConvBlock,
     FeatureReadout,
-    MeanPool,
     SampleNorm,
     conv_channels_first,
     conv_position_major,
     is_position_major,
     layer_norm_fast,
-    pool_and_read_folded,
 )
 from sk_tabattn.nn.fusion import StreamFusion
 from sk_tabattn.nn.tokenizer import FeatureTokenizer
@@ -298,77 +295,22 @@ def test_feature_readout_adds_numbers_per_position_to_the_hidden_layer(streams):
 
 
 @pytest.mark.parametrize("pooling", ["attention", "mean"])
-@pytest.mark.parametrize("position_major", [False, True])
-@pytest.mark.parametrize("width", [READOUT_WIDTH, "pickled 1-number"])
-@pytest.mark.parametrize("scores", ["columns", "matvec"])
-def test_folded_pool_and_readout_equal_the_modules(
-    pooling, position_major, width, scores, monkeypatch
-):
-    torch.manual_seed(0)
-    c, n = 6, 5
-    # Narrow tables fold the pool's scores into the product's columns, wide
-    # ones (more than FOLDED_SCORES_MAX_POSITIONS) take a matrix-vector
-    # product and never build the n * c * n block-diagonal matrix.
-    monkeypatch.setattr(
-        blocks_module,
-        "FOLDED_SCORES_MAX_POSITIONS",
-        n if scores == "columns" else n - 1,
-    )
-    shapes = []
-    new_zeros = torch.Tensor.new_zeros
-
-    def recording(self, *size, **kwargs):
-        shapes.append(tuple(size[0] if len(size) == 1 else size))
-        return new_zeros(self, *size, **kwargs)
-
-    monkeypatch.setattr(torch.Tensor, "new_zeros", recording)
-    pool = AttentionPool(channels=c) if pooling == "attention" else MeanPool()
-    readout = FeatureReadout(channels=c, n_positions=n)
-    with torch.no_grad():
-        for p in pool.parameters():  # an affine and a score bias that matter
-            p.normal_(0.0, 0.7)
-        if width != READOUT_WIDTH:
-            readout.weight = torch.nn.Parameter(readout.weight[0].clone())
-    proj = torch.randn(7, readout.out_features)
-    h = torch.randn(4, c, n) * 3 + 1
-    if position_major:
-        h = _position_major(h)
-    with torch.no_grad():
-        pooled, weights, projected = pool_and_read_folded(h, pool, readout, proj)
-        expected_pooled, expected_weights = pool.pool(h)
-        torch.testing.assert_close(pooled, expected_pooled)
-        torch.testing.assert_close(projected, readout(h) @ proj.T)
-    if pooling == "mean":
-        assert weights is None and expected_weights is None
-    else:
-        torch.testing.assert_close(weights, expected_weights)
-        assert ((n, c, n) in shapes) == (scores == "columns")
-
-
-@pytest.mark.parametrize("pooling", ["attention", "mean"])
 @pytest.mark.parametrize("streams", [None, [[3, 0, 1], [2, 4]]])
-def test_network_without_autograd_folds_the_readout_into_one_product(
-    pooling, streams, monkeypatch
-):
+def test_network_predicts_what_it_computes_with_autograd(pooling, streams):
+    # Predict runs some blocks in place (no autograd): the same numbers.
     torch.manual_seed(0)
     net = _net("self", streams=streams, pooling=pooling).eval()
     x_num, x_cat = _inputs()
     out, weights = net.explain_forward(x_num, x_cat)
     assert out.requires_grad
-    # Without autograd the readout module itself never runs.
-    monkeypatch.setattr(FeatureReadout, "forward", _fail)
     with torch.inference_mode():
-        folded, folded_weights = net.explain_forward(x_num, x_cat)
-    torch.testing.assert_close(folded, out.detach())
-    for got, want in zip(folded_weights["streams"], weights["streams"], strict=True):
+        predicted, predicted_weights = net.explain_forward(x_num, x_cat)
+    torch.testing.assert_close(predicted, out.detach())
+    for got, want in zip(predicted_weights["streams"], weights["streams"], strict=True):
         if pooling == "mean":
             assert got["pooling"] is None and want["pooling"] is None
         else:
             torch.testing.assert_close(got["pooling"], want["pooling"])
-
-
-def _fail(*args, **kwargs):
-    raise AssertionError("called")
 
 
 def _position_major(h: torch.Tensor) -> torch.Tensor:
@@ -464,7 +406,7 @@ def test_single_head_scores_from_strided_views_equal_the_per_head_form():
 
 def test_affine_free_norms_run_layer_norm_with_constant_affine(monkeypatch):
     # CPU layer_norm without weight and bias takes a slower kernel: the
-    # affine-free norms (the readout's, the folded inference path's) must
+    # affine-free norms (the readout's and the pool's shared one) must
     # hand it ones and zeros, and get exactly the affine-free numbers.
     torch.manual_seed(0)
     x = 3 * torch.randn(8, 5, 6) + 1

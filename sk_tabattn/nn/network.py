@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Literal, cast
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .attention import ATTENTION_BLOCKS
@@ -18,7 +17,6 @@ from .blocks import (
     make_activation,
     make_pooling,
     pool_and_read,
-    pool_and_read_folded,
 )
 from .dropout import Dropout
 from .fusion import StreamFusion
@@ -117,16 +115,12 @@ class StreamBranch(nn.Module):
         return 0 if self.readout is None else self.readout.out_features
 
     def branch(
-        self, tokens: torch.Tensor, readout_proj_weight: torch.Tensor | None = None
+        self, tokens: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
         """Return the pooled ``(batch, d_token)`` tensor, the readout, the weights.
 
         ``tokens`` is ``(batch_size, n_features, d_token)`` (all streams); the
         readout is ``(batch_size, readout.out_features)``, or None without one.
-        Given ``readout_proj_weight`` (``(out, readout.out_features)``), the
-        readout comes back projected, ``(batch_size, out)``; without autograd
-        it is then computed folded with the pooling
-        (:func:`~sk_tabattn.nn.blocks.pool_and_read_folded`).
         """
         if self.positions.numel() != tokens.shape[1] or not self.in_order:
             tokens = tokens.index_select(1, self.positions)
@@ -157,22 +151,14 @@ class StreamBranch(nn.Module):
         if reader is None or not self._can_share_norm():
             z, pool_weights = self.pool.pool(h)
             readout = None if reader is None else reader(h)
-        elif readout_proj_weight is not None and not torch.is_grad_enabled():
-            z, pool_weights, projected = pool_and_read_folded(
-                h, self.pool, reader, readout_proj_weight
-            )
-            return z, projected, {**weights_out, "pooling": pool_weights}
         else:
             z, pool_weights, readout = pool_and_read(h, self.pool, reader)
-        if readout is not None and readout_proj_weight is not None:
-            readout = F.linear(readout, readout_proj_weight)
         return z, readout, {**weights_out, "pooling": pool_weights}
 
     def _can_share_norm(self) -> bool:
         """Whether the pooling and readout may share a norm: a readout, one eps.
 
-        Shared, they run as :func:`~sk_tabattn.nn.blocks.pool_and_read`, or
-        folded without autograd.
+        Shared, they run as :func:`~sk_tabattn.nn.blocks.pool_and_read`.
         """
         if self.readout is None:
             return False
@@ -321,20 +307,10 @@ class AttentionCNN(nn.Module):
         "pooling" weights], "fusion": weights or None}``.
         """
         tokens = self.tokenizer(x_num, x_cat)
-        # Without autograd each branch projects its own readout (its columns
-        # of readout_proj), folded with its pooling; the sum of the parts is
-        # readout_proj of the concatenation.
         branches = cast("Sequence[StreamBranch]", self.branches)
         proj = self.readout_proj
-        fold = not torch.is_grad_enabled()  # (where there is a readout)
-        proj_weights = (
-            proj.weight.split([b.readout_features for b in branches], dim=1)
-            if proj is not None and fold
-            else [None] * len(branches)
-        )
         pooled, readouts, stream_weights = zip(
-            *(b.branch(tokens, w) for b, w in zip(branches, proj_weights, strict=True)),
-            strict=True,
+            *(b.branch(tokens) for b in branches), strict=True
         )
         if self.fusion is None:
             z, fusion_weights = pooled[0], None
@@ -344,9 +320,7 @@ class AttentionCNN(nn.Module):
             out = self.head(z)
         else:
             norm, hidden, *rest = self.head
-            if fold:
-                projected = sum(readouts[1:], readouts[0])
-            elif len(readouts) == 1:
+            if len(readouts) == 1:
                 projected = proj(readouts[0])
             else:
                 projected = proj(torch.cat(readouts, dim=1))
