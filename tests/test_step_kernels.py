@@ -187,9 +187,8 @@ def test_weight_products_run_as_plain_bmm_without_slice_copies(attention):
         net.eval()(x_num, x_cat)
     for ops in (train_record.ops, record.ops):
         assert "select" not in [name for name, _ in ops], ops
-    # The readout's products (and the pool's scores): one bmm over positions.
-    readout_rows = net.readout_proj.in_features // n_features + 1
-    assert ("bmm", (n_features, readout_rows, len(x_num))) in record.ops
+    # The readout's products and the pool's scores: one bmm over positions.
+    assert ("bmm", (n_features, READOUT_WIDTH + 1, len(x_num))) in record.ops
     # Nor einsum on the weights: its equation handling took longer than the
     # products of these few thousand numbers (74 against 32 us, multihead's
     # bilinear matrix at the defaults). Without autograd it is one op here.
