@@ -53,8 +53,8 @@ def save(model, path: str | os.PathLike, compress: int = 3) -> None:
     >>> clf = AttentionCNNClassifier(max_epochs=2, random_state=0).fit(X, y)
     >>> path = os.path.join(tempfile.mkdtemp(), "model.joblib")
     >>> save(clf, path)
-    >>> (load(path).predict(X) == clf.predict(X)).all()
-    np.True_
+    >>> bool((load(path).predict(X) == clf.predict(X)).all())
+    True
     """
     folder = os.path.dirname(os.fspath(path))
     if folder:

@@ -65,7 +65,19 @@ _FLOAT32_TOLERANCE_CHECKS = {
 }
 
 
-@parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed_checks)
+def _listed(mark: pytest.MarkDecorator) -> pytest.MarkDecorator:
+    """``mark`` with its parameter sets in a list.
+
+    scikit-learn < 1.7 passes the checks to ``parametrize`` as a generator,
+    which pytest 9 deprecates (an error under this suite's warning filters).
+    """
+    argnames, argvalues = mark.args
+    return pytest.mark.parametrize(argnames, list(argvalues), **mark.kwargs)
+
+
+@_listed(
+    parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed_checks)
+)
 def test_sklearn_compatible_estimator(estimator, check):
     name = getattr(check, "func", check).__name__
     if name in _FLOAT32_TOLERANCE_CHECKS and not isinstance(estimator, TabularEncoder):

@@ -204,7 +204,13 @@ def _with_missing(dtype, missing):
     [
         _with_missing(None, None),
         _with_missing(None, np.nan),
-        _with_missing("str", None),
+        pytest.param(
+            _with_missing("str", None),
+            # Before pandas 3, astype("str") turns None into the label "None".
+            marks=pytest.mark.skipif(
+                int(pd.__version__.split(".")[0]) < 3, reason="pandas < 3"
+            ),
+        ),
         _with_missing("string", pd.NA),
         _with_missing("category", None),
     ],
@@ -253,12 +259,18 @@ def test_negative_sample_weight(make, target):
     [
         (np.ones(N - 1), "sample_weight.shape == (39,), expected (40,)!"),
         (np.r_[np.nan, np.ones(N - 1)], "Input sample_weight contains NaN."),
-        (np.zeros(N), "Sample weights must contain at least one non-zero number."),
+        # scikit-learn >= 1.7 says it first; before, fit's own check does.
+        (
+            np.zeros(N),
+            "Sample weights must contain at least one non-zero number.|"
+            "sample_weight (times class_weight) sums to zero",
+        ),
     ],
     ids=["length", "nan", "all-zero"],
 )
 def test_bad_sample_weight(make, target, weights, message):
-    with pytest.raises(ValueError, match=re.escape(message)):
+    pattern = "|".join(map(re.escape, message.split("|")))
+    with pytest.raises(ValueError, match=pattern):
         make().fit(_X(), target(), sample_weight=weights)
 
 
