@@ -449,9 +449,9 @@ def predict(args, out: dict) -> dict:
             for s in range(0, n_rows, bs):
                 module(x_num[s : s + bs], x_cat[s : s + bs]).softmax(-1)
         times.append(time.perf_counter() - start)
-    res[f"network_only_rows_per_s (batches of {bs}, inference_mode)"] = n_rows / float(
-        np.median(times)
-    )
+    network_key = f"network_only_rows_per_s (batches of {bs}, inference_mode)"
+    res[network_key] = n_rows / float(np.median(times))
+    res["ceiling"] = predict_ceiling(module, x_num[:bs], x_cat[:bs])
     # Every attention type, ndarray input: what each block costs at inference.
     for attention in args.attention_types:
         model = fit_ours(X_train, y_train, 2, **{**args.params, "attention": attention})
@@ -466,6 +466,28 @@ def predict(args, out: dict) -> dict:
         print(f"   predict {attention}: {res[key]:.0f} rows/s", flush=True)
     out["predict"] = res
     return res
+
+
+def predict_ceiling(module, x_num: torch.Tensor, x_cat: torch.Tensor) -> dict:
+    """Rows a second ``module`` would predict, every FLOP at the matmul's rate.
+
+    FLOPs of one inference forward on the batch (``FlopCounterMode``: matmuls
+    and convolutions; norms, softmax and activations count none), per row,
+    against a float32 matrix multiply's FLOP/s measured here (median of 3).
+    The ratio tells how far a machine's predict throughput can go with this
+    network, whatever the data path.
+    """
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        module(x_num, x_cat)
+    flops_per_row = counter.get_total_flops() / len(x_num)
+    mm_runs = [matmul_flops() for _ in range(3)]
+    mm = float(np.median(mm_runs))
+    return {
+        "flops_per_row": flops_per_row,
+        "matmul_flops": mm,
+        "matmul_flops_runs": mm_runs,
+        "rows_per_s": mm / flops_per_row,
+    }
 
 
 _MEMORY_CHILD = r"""
@@ -678,6 +700,24 @@ def measured(res: dict) -> str:
     )
 
 
+def ceiling_markdown(pr: dict) -> str:
+    """What the predict section's ceiling says, in one paragraph."""
+    ce = pr["ceiling"]
+    network = next(v for k, v in pr.items() if k.startswith("network_only"))
+    runs = ", ".join(f"{r / 1e9:.1f}" for r in ce["matmul_flops_runs"])
+    return (
+        f"The default network does {ce['flops_per_row']:,.0f} FLOPs a predicted row "
+        "(`FlopCounterMode`, one batch; norms, softmax and activations count "
+        f"none). At this section's float32 matmul rate ({ce['matmul_flops'] / 1e9:.1f} "
+        f"GFLOP/s, runs {runs}) "
+        f"that is at most **{fmt_sig(ce['rows_per_s'])} rows/s**, were every FLOP "
+        "to run at the matmul's rate. `predict_proba` reached "
+        f"{pr['rows_per_s (ndarray float64)'] / ce['rows_per_s']:.1%} of it, the "
+        f"network alone {network / ce['rows_per_s']:.1%}; 100,000 rows/s would take "
+        f"{1e5 / ce['rows_per_s']:.1%}."
+    )
+
+
 def report(out: dict, args, info) -> str:
     parts = [
         "# Speed benchmark",
@@ -885,13 +925,15 @@ def report(out: dict, args, info) -> str:
                 [
                     [k, fmt_sig(v)]
                     for k, v in pr.items()
-                    if k not in ("rows", "columns", "repeats", "measured")
+                    if k not in ("rows", "columns", "repeats", "measured", "ceiling")
                 ],
             ),
             "",
             "Target: ≥ 100,000 rows/s.",
             "",
         ]
+        if "ceiling" in pr:
+            parts += [ceiling_markdown(pr), ""]
     if "memory" in out:
         me = out["memory"]
         rows = []
