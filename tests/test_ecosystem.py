@@ -9,7 +9,9 @@ import textwrap
 import joblib
 import numpy as np
 import pytest
+import sklearn
 from sklearn.compose import ColumnTransformer, make_column_selector
+from sklearn.metrics import get_scorer
 from sklearn.model_selection import GridSearchCV, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
@@ -42,6 +44,48 @@ def test_cross_validate(mixed_frame, tiny_params):
     )
     assert res["test_accuracy"].shape == (3,)
     assert np.isfinite(res["test_roc_auc"]).all()
+
+
+def test_sample_weight_reaches_fit_through_metadata_routing(numeric_data, tiny_params):
+    X, y = numeric_data
+    weights = np.where(y == 1, 0.2, 1.0)
+    train = np.arange(len(y)) % 3 > 0
+    folds = [(np.flatnonzero(train), np.flatnonzero(~train))]
+
+    def pipeline():
+        clf = AttentionCNNClassifier(**tiny_params).set_fit_request(sample_weight=True)
+        return make_pipeline(StandardScaler().set_fit_request(sample_weight=False), clf)
+
+    with sklearn.config_context(enable_metadata_routing=True):
+        weighted_accuracy = get_scorer("accuracy").set_score_request(sample_weight=True)
+        res = cross_validate(
+            pipeline(),
+            X,
+            y,
+            cv=folds,
+            scoring=weighted_accuracy,
+            params={"sample_weight": weights},
+            return_estimator=True,
+        )
+        search = GridSearchCV(
+            pipeline(),
+            {"attentioncnnclassifier__attention": ["none"]},
+            cv=folds,
+            scoring=weighted_accuracy,
+        )
+        search.fit(X, y, sample_weight=weights)
+        weighted = pipeline().fit(X[train], y[train], sample_weight=weights[train])
+        refit = pipeline().set_params(**search.best_params_)
+        refit.fit(X, y, sample_weight=weights)
+    unweighted = make_pipeline(StandardScaler(), AttentionCNNClassifier(**tiny_params))
+    unweighted.fit(X[train], y[train])
+    # The routed weights are the ones fit saw: the same model as a direct fit.
+    expected = weighted.predict_proba(X)
+    np.testing.assert_array_equal(res["estimator"][0].predict_proba(X), expected)
+    np.testing.assert_array_equal(
+        search.best_estimator_.predict_proba(X), refit.predict_proba(X)
+    )
+    assert np.abs(unweighted.predict_proba(X) - expected).max() > 1e-3
 
 
 @pytest.mark.parametrize("pandas_output", [False, True])
