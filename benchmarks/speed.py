@@ -706,7 +706,7 @@ def ceiling_markdown(pr: dict) -> str:
     network = next(v for k, v in pr.items() if k.startswith("network_only"))
     runs = ", ".join(f"{r / 1e9:.1f}" for r in ce["matmul_flops_runs"])
     return (
-        f"The default network does {ce['flops_per_row']:,.0f} FLOPs a predicted row "
+        f"The network does {ce['flops_per_row']:,.0f} FLOPs a predicted row "
         "(`FlopCounterMode`, one batch; norms, softmax and activations count "
         f"none). At this section's float32 matmul rate ({ce['matmul_flops'] / 1e9:.1f} "
         f"GFLOP/s, runs {runs}) "
