@@ -254,15 +254,15 @@ def _labels_as_numpy(y):
     """Return the labels as a numpy array, refusing missing labels.
 
     pandas nullable labels (``Int64``, ``boolean``) keep their numpy type;
-    ``None``/``NaN``/``pd.NA`` among string or categorical labels is an error
-    that says where, instead of scikit-learn's "Unknown label type".
+    ``None``/``NaN``/``pd.NA`` among the labels is an error that says where,
+    instead of scikit-learn's "Unknown label type" or "Input y contains NaN".
     """
     dtype = getattr(y, "dtype", None)
     extension = isinstance(dtype, pd.api.extensions.ExtensionDtype)
     if isinstance(y, pd.DataFrame) or (dtype is None and hasattr(y, "toarray")):
         return y  # column_or_1d gives scikit-learn's error
     values = pd.Series(y).to_numpy(dtype=object) if extension else np.asarray(y)
-    if values.dtype == object:
+    if values.dtype == object or values.dtype.kind == "f":
         missing = np.flatnonzero(pd.isna(values).ravel())
         if missing.size:
             raise ValueError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.base import RegressorMixin
 from sklearn.utils.validation import _check_y
@@ -64,13 +65,20 @@ class AttentionCNNRegressor(RegressorMixin, _BaseAttentionCNN):  # noqa: D101
         return self._fit(X, y, sample_weight)
 
     def _prepare_targets(self, y) -> np.ndarray:
-        y = _check_y(y, multi_output=True, y_numeric=True, estimator=self)
-        self._y_is_1d = y.ndim == 1
-        y2 = y.reshape(len(y), -1).astype(np.float64)
-        self._target_mean = y2.mean(axis=0)
-        std = y2.std(axis=0)
-        self._target_scale = np.where(std > 0, std, 1.0)
-        return ((y2 - self._target_mean) / self._target_scale).astype(np.float32)
+        y2 = _finite_float_targets(y, self)
+        self._y_is_1d = y2.ndim == 1
+        y2 = y2.reshape(len(y2), -1)
+        # Each column over its largest magnitude first: the mean and variance
+        # of targets near float64's limit (1e300, say) would overflow.
+        peak = np.abs(y2).max(axis=0)
+        peak = np.where(peak > 0, peak, 1.0)
+        unit = y2 / peak
+        unit_mean = unit.mean(axis=0)
+        unit_std = unit.std(axis=0)
+        self._target_mean = unit_mean * peak
+        # A constant column keeps the scale 1 (its targets are all about 0).
+        self._target_scale = np.where(unit_std > 0, unit_std * peak, 1.0)
+        return ((unit - unit_mean) * (peak / self._target_scale)).astype(np.float32)
 
     def _n_network_outputs(self, y_enc: np.ndarray) -> int:
         return y_enc.shape[1]
@@ -88,10 +96,81 @@ class AttentionCNNRegressor(RegressorMixin, _BaseAttentionCNN):  # noqa: D101
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
             Predictions in the scale of ``y``, float64.
         """
-        out = self._forward(X) * self._target_scale + self._target_mean
+        with np.errstate(over="ignore"):  # refused just below
+            out = self._forward(X) * self._target_scale + self._target_mean
+        if not np.isfinite(out).all():
+            raise FloatingPointError(
+                f"{int((~np.isfinite(out)).any(axis=1).sum())} predictions lie beyond "
+                "float64's range in the scale of y; rescale y (divide it by a power "
+                "of ten, say) and refit."
+            )
         return out.ravel() if self._y_is_1d else out
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
+
+
+def _finite_float_targets(y, estimator) -> np.ndarray:
+    """Return ``y`` as float64, refusing values that are not finite numbers.
+
+    ``_check_y`` tests finiteness before it turns an object array into floats
+    (so ``None`` would reach the network as NaN) and leaves numpy string arrays
+    as strings; here every value is checked after the conversion, and an error
+    names the first bad value's row (and column).
+    """
+    try:
+        checked = _check_y(y, multi_output=True, y_numeric=True, estimator=estimator)
+        values = checked.astype(np.float64)
+    except ValueError as exc:
+        problem = _first_bad_target(y, type(estimator).__name__)
+        if problem is None:
+            raise
+        raise ValueError(problem) from exc
+    if not np.isfinite(values).all():
+        problem = _first_bad_target(y, type(estimator).__name__)
+        raise ValueError(problem or "y holds values that are not finite numbers.")
+    return values
+
+
+def _first_bad_target(y, estimator_name: str) -> str | None:
+    """Describe the first value of ``y`` that is not a finite number, or None."""
+    if hasattr(y, "toarray"):
+        return None  # sparse: scikit-learn's own message
+    try:
+        table = pd.DataFrame(y)
+    except ValueError:
+        return None  # more than 2 dimensions: scikit-learn's own message
+    cells = table.to_numpy(dtype=object)
+    missing = pd.isna(cells)
+    floats = np.frompyfunc(_as_float, 1, 1)(np.where(missing, 0.0, cells))
+    not_number = np.vectorize(lambda value: value is None, otypes=[bool])(floats)
+    numbers = np.where(not_number, 0.0, floats).astype(np.float64)
+    not_finite = missing | ~np.isfinite(numbers)
+    for bad in (not_number, not_finite):
+        if bad.any():
+            row, col = np.argwhere(bad)[0]
+            where = f"row {row}"
+            if cells.shape[1] > 1:
+                where += f" of column {table.columns[col]!r}"
+            value = cells[row, col]
+            if bad is not_number:
+                return (
+                    f"{estimator_name} needs numeric targets, but y holds {value!r} "
+                    f"at {where}. For class labels, use AttentionCNNClassifier."
+                )
+            return (
+                f"y has {int(bad.sum())} missing or infinite value(s) (None, NaN, "
+                f"pd.NA or inf), the first ({value!r}) at {where}. Drop those rows "
+                "or fill them in."
+            )
+    return None
+
+
+def _as_float(value) -> float | None:
+    """``float(value)``, or None where the value is not a number."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None

@@ -179,18 +179,47 @@ def test_all_integer_column_names_are_accepted():
 
 
 # -- y -----------------------------------------------------------------------------
-@pytest.mark.filterwarnings("ignore:invalid value encountered in cast:RuntimeWarning")
-@pytest.mark.parametrize("make, target", ESTIMATORS)
+def _at_row(row, value, values):
+    """``values`` (an array) with ``value`` at ``row``, as an object array."""
+    values = values.astype(object)
+    values[row] = value
+    return values
+
+
 @pytest.mark.parametrize(
-    "bad, message",
-    [(np.nan, "Input y contains NaN."), (np.inf, "Input y contains infinity")],
-    ids=["nan", "inf"],
+    "y, message",
+    [
+        (_at_row(5, np.nan, _y_reg()).astype(float), "the first (nan) at row 5."),
+        (_at_row(5, np.inf, _y_reg()).astype(float), "the first (inf) at row 5."),
+        # None in an object array passes scikit-learn's check, which runs before
+        # the conversion to floats, and used to reach the network as NaN.
+        (pd.Series(_at_row(5, None, _y_reg())), "the first (None) at row 5."),
+        (pd.array(_at_row(5, None, _y_reg()), "Float64"), "the first (<NA>) at row 5."),
+        (_at_row(5, "nan", _y_reg().astype(str)).astype(str), "('nan') at row 5."),
+        (
+            pd.DataFrame({"p": _y_reg(), "q": np.where(np.arange(N) == 7, np.nan, 1)}),
+            "the first (nan) at row 7 of column 'q'.",
+        ),
+    ],
+    ids=["nan", "inf", "object-None", "Float64-NA", "str-nan", "dataframe"],
 )
-def test_nan_or_inf_in_y(make, target, bad, message):
-    y = (target() == "yes").astype(float) if make is _clf else target()
-    y[5] = bad
+def test_missing_or_infinite_targets_are_named(y, message):
+    named = r"y has 1 missing or infinite value\(s\)"
+    with pytest.raises(ValueError, match=named) as err:
+        _reg().fit(_X(), y)
+    assert message in str(err.value)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in cast:RuntimeWarning")
+def test_nan_labels_are_named_and_inf_labels_refused():
+    y = (_y_class() == "yes").astype(float)
+    y[5] = np.nan
+    message = "y has 1 missing label(s) (None, NaN or pd.NA), the first at row 5."
     with pytest.raises(ValueError, match=re.escape(message)):
-        make().fit(_X(), y)
+        _clf().fit(_X(), y)
+    y[5] = np.inf
+    with pytest.raises(ValueError, match="Input y contains infinity"):
+        _clf().fit(_X(), y)
 
 
 def _with_missing(dtype, missing):
@@ -238,9 +267,15 @@ def test_continuous_target_for_the_classifier():
         _clf().fit(_X(), np.linspace(0, 1, N))
 
 
-def test_strings_as_regression_target():
-    with pytest.raises(ValueError, match="could not convert string to float"):
-        _reg().fit(_X(), _y_class())
+@pytest.mark.parametrize("as_object", [False, True], ids=["str", "object"])
+def test_strings_as_regression_target(as_object):
+    y = _y_class().astype(object) if as_object else _y_class()
+    message = (
+        "AttentionCNNRegressor needs numeric targets, but y holds 'no' at row 0. "
+        "For class labels, use AttentionCNNClassifier."
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        _reg().fit(_X(), y)
 
 
 # -- weights -----------------------------------------------------------------------

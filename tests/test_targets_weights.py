@@ -144,6 +144,24 @@ def test_regression_predictions_are_in_the_scale_of_y(X):
     assert (np.abs(pred.mean(axis=0) - y.mean(axis=0)) < 3 * y.std(axis=0)).all()
 
 
+def test_targets_near_float64s_limit(X):
+    # Their mean and variance overflowed, and every prediction came back inf.
+    y = _targets()
+    reg = AttentionCNNRegressor(**FAST).fit(X, y)
+    huge = AttentionCNNRegressor(**FAST).fit(X, y * 1e300)
+    pred = huge.predict(X)
+    assert np.isfinite(pred).all()
+    np.testing.assert_allclose(pred / 1e300, reg.predict(X), rtol=1e-5)
+
+
+def test_predictions_beyond_float64_are_refused(X):
+    reg = AttentionCNNRegressor(**FAST).fit(X, _targets())
+    # As if y had spanned float64's range: half the outputs land beyond it.
+    reg._target_mean, reg._target_scale = np.array([1.79e308]), np.array([1e308])
+    with pytest.raises(FloatingPointError, match="beyond float64's range"):
+        reg.predict(X)
+
+
 # -- sample_weight and class_weight ---------------------------------------------------
 LEARN = {**FAST, "max_epochs": 15, "lr": 1e-2, "lr_schedule": "constant"}
 
