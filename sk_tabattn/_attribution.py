@@ -2,21 +2,40 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 
-def reference_tokens(tokenizer) -> torch.Tensor:
+def missing_rates(x_num: np.ndarray, x_cat: np.ndarray) -> np.ndarray:
+    """Share of rows in which each token is its column's missing token, ``[F]``.
+
+    Numeric columns: the share of NaN; categorical columns: the share of index
+    0 (missing or unknown). Tokens in the tokenizer's order, numeric first.
+    """
+    return np.concatenate(
+        [np.isnan(x_num).mean(axis=0), (x_cat == 0).mean(axis=0)]
+    ).astype(np.float32)
+
+
+def reference_tokens(tokenizer, missing_rate: np.ndarray | None = None) -> torch.Tensor:
     """Token of each column for the reference row, ``[F, d_token]``.
 
-    Numeric columns at encoded value 0; categorical columns at the mean of
-    their category embeddings (index 0, missing/unknown, left out when the
-    column has other categories).
+    The observed part is a numeric column's token at encoded value 0, or a
+    categorical column's mean category embedding (index 0, missing/unknown,
+    left out when the column has other categories). It is mixed with the
+    column's missing token (index 0's for categorical columns) by
+    ``missing_rate``, the column's share of missing values in training
+    (zeros if None: a model pickled before the shares were kept):
+    a column without missing values keeps the observed part exactly, and a
+    column missing in every row sits at its missing token, as every row does,
+    so its attribution is exactly 0.
     """
-    parts = []
+    parts, missing = [], []
     if tokenizer.n_numeric:
         zeros = torch.zeros(1, tokenizer.n_numeric, device=tokenizer.num_bias.device)
         with torch.no_grad():
             parts.append(tokenizer.numeric_tokens(zeros)[0])
+        missing.append(tokenizer.num_missing.detach())
     if tokenizer.n_categorical:
         table = tokenizer.cat_embedding.weight.detach()
         offsets = tokenizer.cat_offsets.tolist() + [len(table)]
@@ -24,8 +43,17 @@ def reference_tokens(tokenizer) -> torch.Tensor:
         for j in range(tokenizer.n_categorical):
             rows = table[offsets[j] : offsets[j + 1]]
             means.append(rows[1:].mean(dim=0) if len(rows) > 1 else rows[0])
-        parts.append(torch.stack(means) + tokenizer.cat_bias.detach())
-    return torch.cat(parts).float()
+        bias = tokenizer.cat_bias.detach()
+        parts.append(torch.stack(means) + bias)
+        missing.append(table[offsets[:-1]] + bias)
+    observed = torch.cat(parts).float()
+    if missing_rate is None:
+        return observed
+    rate = torch.as_tensor(missing_rate, dtype=torch.float32)
+    rate = rate.to(observed.device).unsqueeze(-1)
+    # A rate of 0 must leave the token bit-for-bit (attributions of columns
+    # without missing values do not move), so no lerp: 1 * a + 0 * b == a.
+    return (1 - rate) * observed + rate * torch.cat(missing).float()
 
 
 def explained_output(out: torch.Tensor, classes: torch.Tensor | None) -> torch.Tensor:

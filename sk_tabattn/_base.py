@@ -21,6 +21,7 @@ from skorch.callbacks import ProgressBar
 from skorch.helper import predefined_split
 
 from ._allocator import raise_malloc_thresholds
+from ._attribution import missing_rates
 from ._net import module_is_finite
 from ._validation import (
     Interval,
@@ -253,6 +254,8 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
             max_categories=self.max_categories,
         )
         table = encoder._fit(X).encode(X)
+        # For explain's reference row: each column's share of missing values.
+        self._missing_rates = missing_rates(table.x_num, table.x_cat)
         n_samples = len(table)
         if _num_samples(y) != n_samples:
             raise ValueError(
@@ -266,13 +269,7 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
             )
         weights = self._row_weights(y_enc, sample_weight)
         if weights is not None:
-            total = weights.sum()
-            if not total > 0:
-                raise ValueError(
-                    "sample_weight (times class_weight) sums to zero: at least one "
-                    "row needs a positive weight."
-                )
-            weights = (weights * (n_samples / total)).astype(np.float32)
+            weights = _weights_with_mean_one(weights)
         self.encoder_ = encoder
         self.n_outputs_ = self._n_network_outputs(y_enc)
         streams = self._resolve_streams(encoder)
@@ -446,11 +443,11 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
             module__streams=streams,
             module__attention=self.attention,
             module__attention_position=self.attention_position,
-            module__n_heads=self.n_heads,
-            module__attention_dim=self.attention_dim,
-            module__d_token=self.d_token,
-            module__n_blocks=self.n_blocks,
-            module__kernel_size=self.kernel_size,
+            module__n_heads=int(self.n_heads),
+            module__attention_dim=int(self.attention_dim),
+            module__d_token=int(self.d_token),
+            module__n_blocks=int(self.n_blocks),
+            module__kernel_size=int(self.kernel_size),
             module__dropout=self.dropout,
             module__activation=self.activation,
             module__pooling=self.pooling,
@@ -543,3 +540,21 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
         tags.input_tags.allow_nan = True
         tags.input_tags.sparse = True
         return tags
+
+
+def _weights_with_mean_one(weights: np.ndarray) -> np.ndarray:
+    """Scale the rows' weights to mean 1 (float32): lr must not depend on them."""
+    if not np.isfinite(weights).all():
+        raise ValueError(
+            "sample_weight times class_weight overflows float64; scale them down."
+        )
+    peak = weights.max()
+    if not peak > 0:
+        raise ValueError(
+            "sample_weight (times class_weight) sums to zero: at least one "
+            "row needs a positive weight."
+        )
+    # Over the largest first: the sum of weights near float64's limit would
+    # overflow to inf, and every weight would become 0.
+    unit = weights / peak
+    return (unit * (len(unit) / unit.sum())).astype(np.float32)

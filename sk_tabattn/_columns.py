@@ -241,6 +241,39 @@ def numeric_values(column: pd.Series, name, kind: str) -> np.ndarray:
         ) from None
 
 
+def check_category_kind(column: pd.Series, categories: np.ndarray, name) -> None:
+    """Refuse numbers where fit saw text, and text where it saw numbers.
+
+    Categories are looked up by value, so 2 never matches the "2" of fit: every
+    row would silently count as a category never seen (a CSV column of codes
+    reads as int when no letter happens to be in the file, say).
+    """
+    fitted = pd.api.types.infer_dtype(categories, skipna=True)
+    if fitted not in ("string", "integer", "floating") or not column.notna().any():
+        return
+    kind = column_kind(column)
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        numbers = pd.api.types.is_numeric_dtype(column.cat.categories.dtype)
+        kind = "numeric" if numbers else kind
+    if fitted == "string" and kind == "numeric":
+        was, now, fix = (
+            "text",
+            "numbers",
+            f"as text, as in fit (a CSV: dtype={{{name!r}: str}})",
+        )
+    elif fitted != "string" and kind == "categorical":
+        was, now, fix = "numbers", "text", "as numbers, as in fit (pd.to_numeric)"
+    else:
+        return
+    example = column.dropna().iloc[0]
+    if isinstance(example, np.generic):
+        example = example.item()  # 2, not np.int64(2)
+    raise ValueError(
+        f"Column {name!r} held {was} in fit but holds {now} now (e.g. {example!r}), "
+        f"which match none of its categories. Pass it {fix}."
+    )
+
+
 def to_float32(values: np.ndarray, frame: pd.DataFrame, columns) -> np.ndarray:
     """Cast the scaled columns to float32, refusing values that overflow."""
     with np.errstate(over="ignore"):

@@ -11,6 +11,7 @@ import warnings
 from collections.abc import Iterable
 
 import pandas as pd
+import torch
 from sklearn.base import _fit_context  # noqa: F401  (re-exported)
 from sklearn.utils._param_validation import (  # noqa: F401  (re-exported)
     HasMethods,
@@ -21,6 +22,10 @@ from sklearn.utils.validation import (  # noqa: F401  (validate_data re-exported
     check_array,
     validate_data,
 )
+from skorch.callbacks import Callback
+
+#: The names the estimators give their own skorch callbacks (``_build_net``).
+OWN_CALLBACKS = ("lr_schedule", "early_stopping", "progress_bar", "weight_average")
 
 _INTERNAL_ERROR = "Internal error in sk_tabattn: please report it with a reproducer."
 
@@ -74,13 +79,63 @@ def check_cross_parameters(est) -> None:
     Raises
     ------
     ValueError
-        For ``attention="mha"`` with ``d_token`` not divisible by ``n_heads``.
+        For ``attention="mha"`` with ``d_token`` not divisible by ``n_heads``, a
+        ``device`` this torch cannot use, or a callback named like one of the
+        estimator's own.
+    TypeError
+        For a ``callbacks`` entry that is not a skorch callback.
     """
     if est.attention == "mha" and est.d_token % est.n_heads:
         raise ValueError(
             "d_token must be divisible by n_heads when attention='mha'. "
             f"Got d_token={est.d_token}, n_heads={est.n_heads}."
         )
+    _check_device(est.device)
+    _check_callbacks(est.callbacks)
+
+
+def check_parameters(est) -> None:
+    """Check ``est``'s parameters as ``fit`` does, without fitting.
+
+    For callers that fit through scikit-learn (the command line's
+    ``cross_validate``), whose errors would name the caller, not the estimator.
+    """
+    est._validate_params()
+    check_cross_parameters(est)
+
+
+def _check_device(device: str) -> None:
+    """Refuse a device name torch does not know, or a device this machine lacks."""
+    try:
+        kind = torch.device(device).type
+    except RuntimeError as exc:
+        raise ValueError(f"device={device!r} is not a torch device: {exc}") from None
+    backend = torch.backends if kind == "mps" else torch
+    available = getattr(getattr(backend, kind, None), "is_available", None)
+    if kind != "cpu" and callable(available) and not available():
+        raise ValueError(
+            f"device={device!r}, but this torch has no {kind} device here. "
+            "Use device='cpu'."
+        )
+
+
+def _check_callbacks(callbacks: list | None) -> None:
+    """Each entry: a skorch callback, or a (name, callback) pair."""
+    for entry in callbacks or []:
+        name, callback = entry if isinstance(entry, tuple) else (None, entry)
+        is_callback = isinstance(callback, Callback) or (
+            isinstance(callback, type) and issubclass(callback, Callback)
+        )
+        if not is_callback or not (name is None or isinstance(name, str)):
+            raise TypeError(
+                "callbacks must be a list of skorch callbacks or (name, callback) "
+                f"pairs. Got {entry!r}."
+            )
+        if name in OWN_CALLBACKS:
+            raise ValueError(
+                f"callbacks: the name {name!r} is the estimator's own; choose "
+                f"another. Taken: {format_columns(OWN_CALLBACKS)}."
+            )
 
 
 def warn(message: str, category: type[SkTabAttnWarning] = SkTabAttnWarning) -> None:

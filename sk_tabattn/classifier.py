@@ -196,10 +196,11 @@ class AttentionCNNClassifier(ClassifierMixin, _BaseAttentionCNN):  # noqa: D101
             return sample_weight
         class_weight = self.class_weight
         if isinstance(class_weight, dict):
-            negative = {k: w for k, w in class_weight.items() if not w >= 0}
+            negative = {k: w for k, w in class_weight.items() if not 0 <= w < np.inf}
             if negative:
                 raise ValueError(
-                    f"class_weight values must be non-negative. Got {negative}."
+                    f"class_weight values must be finite and non-negative. Got "
+                    f"{negative}."
                 )
             unknown = [k for k in class_weight if k not in set(self.classes_.tolist())]
             if unknown:
@@ -231,7 +232,10 @@ class AttentionCNNClassifier(ClassifierMixin, _BaseAttentionCNN):  # noqa: D101
         proba : ndarray of shape (n_samples, n_classes)
             Probabilities, columns in the order of ``classes_``.
         """
-        return self._forward(X)
+        proba = self._forward(X)
+        # The softmax ran in float32: its rows sum to 1 within ~1e-7, which
+        # scikit-learn's log_loss (checking at float64 precision) warns about.
+        return proba / proba.sum(axis=1, keepdims=True)
 
     def predict(self, X) -> np.ndarray:
         """Most probable class of each row of ``X``.
@@ -253,7 +257,8 @@ class AttentionCNNClassifier(ClassifierMixin, _BaseAttentionCNN):  # noqa: D101
 def _labels_as_numpy(y):
     """Return the labels as a numpy array, refusing missing labels.
 
-    pandas nullable labels (``Int64``, ``boolean``) keep their numpy type;
+    pandas nullable and categorical labels (``Int64``, ``Float64``, ``boolean``,
+    a ``category`` of numbers) take the numpy type of their values;
     ``None``/``NaN``/``pd.NA`` among the labels is an error that says where,
     instead of scikit-learn's "Unknown label type" or "Input y contains NaN".
     """
@@ -269,7 +274,8 @@ def _labels_as_numpy(y):
                 f"y has {missing.size} missing label(s) (None, NaN or pd.NA), the "
                 f"first at row {missing[0]}. Drop those rows or give them a label."
             )
-    numpy_dtype = getattr(dtype, "numpy_dtype", None)  # Int64 -> int64, boolean -> bool
-    if extension and numpy_dtype is not None and numpy_dtype.kind in "biu":
-        return values.astype(numpy_dtype)
+    if extension:
+        # Int64 -> int64, Float64 -> float64, boolean or a category of bools ->
+        # bool: scikit-learn calls an object array of numbers "unknown".
+        return pd.Series(values, dtype=object).infer_objects().to_numpy()
     return values

@@ -16,6 +16,7 @@ usage errors exit with code 2.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -24,9 +25,9 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
-from ._cli_io import CliError, read_table, write_table
+from ._cli_io import CliError, check_out_path, is_parquet, read_table, write_table
 from ._cli_params import parse_params
-from ._validation import did_you_mean, format_columns
+from ._validation import check_parameters, did_you_mean, format_columns
 
 _TASKS = ("classification", "regression")
 #: scikit-learn scorer -> (name shown, sign that turns it back into the metric)
@@ -62,7 +63,11 @@ def infer_task(y: pd.Series) -> tuple[str, str]:
 def split_target(
     frame: pd.DataFrame, target: str, path: str
 ) -> tuple[pd.DataFrame, pd.Series]:
-    """Return ``X`` (every other column) and ``y``, dropping rows without a target."""
+    """Return ``X`` (every other column) and ``y``, dropping rows without a target.
+
+    The index labels of ``frame`` are kept, so that errors can name the
+    file's own rows.
+    """
     if target not in frame.columns:
         columns = [str(c) for c in frame.columns]
         raise CliError(
@@ -76,24 +81,58 @@ def split_target(
         raise CliError(f"Target column {target!r} has no values.")
     if missing.any():
         _say(f"Dropped {int(missing.sum())} rows whose target {target!r} is missing.")
-        frame = frame.loc[~missing].reset_index(drop=True)
+        frame = frame.loc[~missing]
     X = frame.drop(columns=[target])
     if X.shape[1] == 0:
         raise CliError(f"'{path}' has no feature column besides {target!r}.")
-    return X, frame[target].reset_index(drop=True)
+    return X, frame[target]
 
 
 def _subsample(X, y, n_rows, random_state):
+    """Draw ``n_rows`` random rows, in file order, keeping their index labels."""
     if n_rows is None or n_rows >= len(X):
         return X, y
     rows = np.sort(np.random.RandomState(random_state).permutation(len(X))[:n_rows])
-    return X.iloc[rows].reset_index(drop=True), y.iloc[rows].reset_index(drop=True)
+    return X.iloc[rows], y.iloc[rows]
+
+
+def check_regression_target(
+    y: pd.Series, target: str, path: str, *, header: bool
+) -> None:
+    """Raise a CliError naming the first row whose target is not a finite number.
+
+    Parameters
+    ----------
+    y : Series
+        The target, indexed by 0-based data row of the file.
+    target : str
+        The column's name.
+    path : str
+        The file, for the message.
+    header : bool
+        Whether the file has a header row (not counted in the row numbers).
+    """
+    values = pd.to_numeric(y, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    bad = np.flatnonzero(~np.isfinite(values))
+    if not len(bad):
+        return
+    notes = ["the header not counted"] if header else []
+    if len(bad) > 1:
+        notes.append(f"{len(bad) - 1} more rows hold non-numbers or infinities")
+    note = f" ({'; '.join(notes)})" if notes else ""
+    raise CliError(
+        f"Target column {target!r} holds {_show(y.iloc[bad[0]])} in data row "
+        f"{y.index[bad[0]] + 1} of '{path}'{note}; a regression target must be "
+        "finite numbers."
+    )
 
 
 def _load_xy(args) -> tuple[pd.DataFrame, pd.Series, str]:
     frame = read_table(
         args.data, sep=args.sep, no_header=args.no_header, na_values=args.na_values
     )
+    # Index labels are 0-based data rows until the target has been checked.
+    frame = frame.reset_index(drop=True)
     X, y = split_target(frame, args.target, args.data)
     X, y = _subsample(X, y, args.rows, args.random_state)
     task = args.task
@@ -104,7 +143,10 @@ def _load_xy(args) -> tuple[pd.DataFrame, pd.Series, str]:
             f"Task: {task} (target {args.target!r}: {reason}); "
             f"pass --task {other} to override."
         )
-    return X, y, task
+    if task == "regression":
+        header = not (args.no_header or is_parquet(args.data))
+        check_regression_target(y, args.target, args.data, header=header)
+    return X.reset_index(drop=True), y.reset_index(drop=True), task
 
 
 def _make_model(task: str, args):
@@ -118,7 +160,12 @@ def _make_model(task: str, args):
     )
     params = {"random_state": args.random_state, "verbose": args.verbose}
     params.update(parse_params(args.param, model))
-    return model.set_params(**params)
+    model.set_params(**params)
+    # Now, not in fit: inside cross_validate, sklearn would name itself, not
+    # the estimator, in the message ("The 'attention' parameter of
+    # cross_validate ...").
+    check_parameters(model)
+    return model
 
 
 # -- commands --------------------------------------------------------------------------
@@ -126,13 +173,19 @@ def cmd_fit(args) -> int:
     """Fit a model on DATA and save it to --out."""
     from .persistence import save
 
+    check_out_path(args.out, example="model.joblib")  # before the fit
     X, y, task = _load_xy(args)
     model = _make_model(task, args)
     _say(f"Fitting {model!r} on {X.shape[0]} rows x {X.shape[1]} columns...")
     start = time.perf_counter()
     model.fit(X, y)
     seconds = time.perf_counter() - start
-    save(model, args.out)
+    try:
+        save(model, args.out)
+    except OSError as exc:
+        raise CliError(
+            f"Could not save the model to '{args.out}': {exc.strerror or exc}."
+        ) from exc
     history = model.history_
     line = f"Fitted in {seconds:.1f} s, {len(history)} epochs"
     if "valid_loss" in history[0]:
@@ -147,6 +200,44 @@ def cmd_fit(args) -> int:
     return 0
 
 
+def _load_model(path: str):
+    """Load a model written by ``fit``, with a clear error for any other file."""
+    from .persistence import load
+
+    if not Path(path).is_file():
+        raise CliError(f"No such model file: '{path}'.")
+    try:
+        model = load(path)
+    except Exception as exc:  # unpickling fails in many ways on a foreign file
+        raise CliError(
+            f"Could not load a model from '{path}' ({type(exc).__name__}: {exc}); "
+            "give a file written by 'sk-tabattn fit'."
+        ) from exc
+    if not hasattr(model, "predict"):
+        raise CliError(f"'{path}' does not hold a fitted model.")
+    return model
+
+
+def _text_columns(model) -> list[str]:
+    """Columns to read as text: those whose categories were strings in fit.
+
+    Each file's column types are guessed from its own values, so a column
+    that held '1', '2' and 'A' in fit would be read as the numbers 1 and 2
+    from a file without letters, and no category would match.
+    """
+    encoder = getattr(model, "encoder_", None)
+    if encoder is None or getattr(encoder, "feature_names_in_", None) is None:
+        return []  # a pipeline or another estimator: its own business
+    names = encoder.feature_names_in_
+    return [
+        str(names[j])
+        for j, categories in zip(
+            encoder.categorical_columns_, encoder.categories_, strict=True
+        )
+        if any(isinstance(value, str) for value in categories)
+    ]
+
+
 def _names(model) -> list[str]:
     names = getattr(model, "feature_names_in_", None)
     if names is None:
@@ -156,15 +247,14 @@ def _names(model) -> list[str]:
 
 def cmd_predict(args) -> int:
     """Predict the rows of DATA with a saved model; write them to --out."""
-    from .persistence import load
-
-    if not Path(args.model).is_file():
-        raise CliError(f"No such model file: '{args.model}'.")
-    model = load(args.model)
-    if not hasattr(model, "predict"):
-        raise CliError(f"'{args.model}' does not hold a fitted model.")
+    check_out_path(args.out, example="pred.csv")
+    model = _load_model(args.model)
     frame = read_table(
-        args.data, sep=args.sep, no_header=args.no_header, na_values=args.na_values
+        args.data,
+        sep=args.sep,
+        no_header=args.no_header,
+        na_values=args.na_values,
+        text_columns=_text_columns(model),
     )
     names = getattr(model, "feature_names_in_", None)
     if names is not None:
@@ -234,16 +324,48 @@ def _reference_model(task: str, X: pd.DataFrame, random_state):
     return make_pipeline(encode, hgb)
 
 
+def check_class_counts(y: pd.Series, target: str, cv: int) -> None:
+    """Raise a CliError when a class has fewer rows than there are folds.
+
+    Such a class is missing from some test folds, where log loss and ROC AUC
+    are undefined (NaN scores).
+    """
+    counts = y.value_counts()
+    rare = counts[counts < cv]
+    if rare.empty:
+        return
+    listed = ", ".join(
+        f"{_show(label)} ({n} row{'s' if n > 1 else ''})" for label, n in rare.items()
+    )
+    one = len(rare) == 1
+    fewest = int(rare.min())
+    fix = f"use --cv {fewest}, or " if fewest >= 2 else ""
+    raise CliError(
+        f"{'Class' if one else 'Classes'} {listed} of target column {target!r} "
+        f"{'has' if one else 'have'} fewer rows than the {cv} folds of --cv {cv}, "
+        f"so some folds would not see {'it' if one else 'them'}; {fix}drop "
+        f"{'its' if one else 'their'} rows."
+    )
+
+
+def _show(value) -> str:
+    """Show a cell value in a message: strings quoted, numbers plain."""
+    return repr(value) if isinstance(value, str) else str(value)
+
+
 def cmd_evaluate(args) -> int:
     """Cross-validate the model beside HistGradientBoosting on DATA."""
     from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
 
-    X, y, task = _load_xy(args)
     if args.cv < 2:
         raise CliError(f"--cv must be at least 2. Got {args.cv}.")
+    if args.out:
+        check_out_path(args.out, example="scores.csv")
+    X, y, task = _load_xy(args)
     X.columns = [str(c) for c in X.columns]
     model = _make_model(task, args)
     if task == "classification":
+        check_class_counts(y, args.target, args.cv)
         folds = StratifiedKFold(args.cv, shuffle=True, random_state=args.random_state)
         scoring = ["accuracy"] + (["roc_auc"] if y.nunique() == 2 else ["neg_log_loss"])
     else:
@@ -260,7 +382,13 @@ def cmd_evaluate(args) -> int:
     rows = []
     for name, estimator in models.items():
         res = cross_validate(
-            estimator, X, y, cv=folds, scoring=scoring, n_jobs=args.n_jobs
+            estimator,
+            X,
+            y,
+            cv=folds,
+            scoring=scoring,
+            n_jobs=args.n_jobs,
+            error_score="raise",  # a failed fold is an error, never a NaN score
         )
         row = {"model": name}
         for metric in scoring:
@@ -297,6 +425,7 @@ def cmd_demo(args) -> int:
             + (did_you_mean(unknown[0], ATTENTION_BLOCKS) if unknown else "")
             + f" Choose from: {', '.join(sorted(ATTENTION_BLOCKS))}."
         )
+    check_out_path(args.out, example="model.joblib")
     run_demo(
         out=args.out,
         n_rows=args.rows,
@@ -490,10 +619,31 @@ def main(argv: list[str] | None = None) -> int:
     """
     args = build_parser().parse_args(argv)
     try:
-        return args.run(args)
+        code = args.run(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        _silence_stdout()
+        return 1
     except (CliError, ValueError, TypeError, FileNotFoundError, ImportError) as exc:
         # sklearn's parameter errors are ValueErrors whose message names the fix.
         if args.debug:
             raise
         _say(f"sk-tabattn: error: {exc}")
         return 1
+
+
+def _silence_stdout() -> None:
+    """Point stdout at devnull after its reader has gone (``| head``).
+
+    Python flushes stdout again at exit, which would raise a second
+    BrokenPipeError; this is the recipe of the signal module's "Note on
+    SIGPIPE".
+    """
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (tests)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)

@@ -11,6 +11,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ._columns import (
+    check_category_kind,
     check_numeric_kind,
     column_kind,
     mask_from_spec,
@@ -292,7 +293,9 @@ default="from_dtype"
         for k, (j, (cats, lookup)) in enumerate(
             zip(self.categorical_columns_, self._lookups, strict=True)
         ):
-            values = frame.iloc[:, j].to_numpy(dtype=object)
+            column = frame.iloc[:, j]
+            check_category_kind(column, cats, frame.columns[j])
+            values = column.to_numpy(dtype=object)
             # Position -1 (missing, or not seen in fit) becomes index 0.
             try:
                 position = pd.Index(cats, dtype=object).get_indexer(values)

@@ -36,7 +36,14 @@ to its output minus the reference row's output (``output - base_value``, up to
 the error of an ``n_steps``-point integral). In the reference row, numeric
 columns sit at encoded value 0 (the training median under the default
 ``numeric_transform="quantile"``, the mean under ``"standard"``) and
-categorical columns at the average of their category embeddings. The output
+categorical columns at the average of their category embeddings, each mixed
+with the column's missing token by the share of the training rows in which
+the column is missing: the reference is then the average token of the
+column, missing values included, as it is already for the categories. A
+column never missing keeps the value-0 token, and a column missing in every
+training row gets exactly zero attribution (with a reference at value 0,
+every missing value differed from the reference, and an empty column took
+credit for the output's dependence on its missing token). The output
 is the logit of the positive class (binary classifiers; of each row's
 predicted class with more classes) minus the mean logit, since softmax
 ignores a shift of all logits; or the standardised prediction (regressors,
@@ -65,6 +72,7 @@ backward passes of at most 1,000 rows.
 
 from __future__ import annotations
 
+import numbers
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,6 +88,17 @@ from .data import TabularDataset, TensorBatchIterator
 
 #: Points of the integrated-gradients path (midpoint rule).
 N_STEPS = 8
+
+
+def _check_positive_int(value, name: str, *, allow_none: bool = False) -> None:
+    """Raise a ValueError or TypeError unless ``value`` is an int >= 1."""
+    allowed = "a positive int" + (" or None" if allow_none else "")
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be {allowed}. Got {value!r} instead.")
+    if value < 1:
+        raise ValueError(f"{name} must be {allowed}. Got {value!r} instead.")
 
 
 @dataclass
@@ -267,14 +286,18 @@ def _run(
     classifier = is_classifier(estimator)
     binary = classifier and len(estimator.classes_) == 2
     device = next(module.parameters()).device
-    reference = reference_tokens(module.tokenizer).to(device)
+    table = estimator.encoder_.encode(X)
+    # The training rows' shares (set in fit), so that a row's attributions do
+    # not depend on the rows explained with it; None for older pickles.
+    rates = getattr(estimator, "_missing_rates", None)
+    reference = reference_tokens(module.tokenizer, rates).to(device)
     recorder = _Recorder(module, token_columns)
     parts: dict[str, list] = {
         k: []
         for k in ("flow", "attr", "abs", "output", "base", "gates", "rows", "maps")
     }
     parts["fusion"] = []
-    dataset = TabularDataset(estimator.encoder_.encode(X))
+    dataset = TabularDataset(table)
     with recorder.recording():
         for inputs, _ in TensorBatchIterator(dataset, batch_size):
             x_num = inputs["x_num"].to(device)
@@ -386,11 +409,13 @@ def explain(
     X : {DataFrame, array-like} of shape (n_samples, n_features)
         Rows to explain.
     n_steps : int, default=8
-        Points of the integrated-gradients path; more make ``output -
-        base_value`` and the sum of the attributions agree more closely.
+        Points of the integrated-gradients path (at least 1); more make
+        ``output - base_value`` and the sum of the attributions agree more
+        closely.
     batch_size : int or None, default=None
-        Rows per forward pass; ``None`` uses the estimator's inference batch
-        size (128 to 1024 rows, fewer the wider the table).
+        Rows per forward pass (at least 1); ``None`` uses the estimator's
+        inference batch size (128 to 1024 rows, fewer the wider the table).
+        It does not change the results (up to rounding).
 
     Returns
     -------
@@ -414,6 +439,8 @@ def explain(
     """
     from sklearn.base import is_classifier
 
+    _check_positive_int(n_steps, "n_steps")
+    _check_positive_int(batch_size, "batch_size", allow_none=True)
     X = _checked_table(estimator, X)
     parts = _run(estimator, X, batch_size=batch_size, n_steps=n_steps)
     names = _feature_names(estimator)
@@ -485,11 +512,11 @@ def feature_importances(
     X : {DataFrame, array-like} of shape (n_samples, n_features)
         Rows to average over (the training data, for ``feature_importances_``).
     max_rows : int, default=1000
-        At most this many rows, drawn at random, are used.
+        At most this many rows (at least 1), drawn at random, are used.
     random_state : int, default=0
         Seed of the draw.
     n_steps : int, default=8
-        Points of the integrated-gradients path.
+        Points of the integrated-gradients path (at least 1).
 
     Returns
     -------
@@ -511,6 +538,8 @@ def feature_importances(
     from sklearn.utils import _safe_indexing
     from sklearn.utils.validation import _num_samples
 
+    _check_positive_int(max_rows, "max_rows")
+    _check_positive_int(n_steps, "n_steps")
     X = _checked_table(estimator, X)
     n = _num_samples(X)
     if n > max_rows:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .explain import Explanation
+from .explain import Explanation, _check_positive_int
 
 
 def _pyplot():
@@ -39,6 +39,28 @@ def _final_estimator(estimator):
     return steps[-1][1] if steps else estimator
 
 
+def _missing_attribute(model, attribute: str, what: str) -> Exception:
+    """Return the error for an estimator without ``attribute``.
+
+    An unfitted estimator is told to fit first; a fitted one of another kind
+    (say, a LogisticRegression has no ``history_``) gets a TypeError instead.
+    """
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    name = type(model).__name__
+    try:
+        check_is_fitted(model)
+    except NotFittedError:
+        return NotFittedError(
+            f"This {name} is not fitted yet (it has no {attribute}): call fit "
+            "before plotting it."
+        )
+    except TypeError:  # not an estimator at all
+        pass
+    return TypeError(f"estimator must be {what}. Got {name}, which has no {attribute}.")
+
+
 def plot_feature_attention(
     explanation,
     *,
@@ -60,7 +82,7 @@ def plot_feature_attention(
         ``feature_attribution`` (signed contributions, drawn on a diverging
         colour scale centred on 0).
     max_rows : int, default=50
-        Draw at most the first ``max_rows`` rows.
+        Draw at most the first ``max_rows`` rows (at least 1).
     ax : matplotlib Axes or None, default=None
         Where to draw; a new figure if None.
     cmap : str or None, default=None
@@ -86,6 +108,7 @@ def plot_feature_attention(
     """
     if kind not in ("attention", "attribution"):
         raise ValueError(f"kind must be 'attention' or 'attribution'. Got {kind!r}.")
+    _check_positive_int(max_rows, "max_rows")
     if isinstance(explanation, Explanation):
         table = (
             explanation.feature_attention
@@ -140,7 +163,8 @@ def plot_feature_importances(
         Names of the bars; defaults to the estimator's ``feature_names_in_``,
         else ``x0, x1, ...``.
     max_features : int or None, default=20
-        Draw only the most important ones (all if None).
+        Draw only the ``max_features`` most important ones (at least 1; all
+        if None).
     ax : matplotlib Axes or None, default=None
         Where to draw; a new figure if None.
     color : str, default="C0"
@@ -160,14 +184,19 @@ def plot_feature_importances(
     >>> [t.get_text() for t in ax.get_yticklabels()]
     ['c', 'b', 'a']
     """
+    # A negative value would slice off the least important bars instead.
+    _check_positive_int(max_features, "max_features", allow_none=True)
     model = _final_estimator(estimator)
     if hasattr(model, "feature_importances_"):
         importances = np.asarray(model.feature_importances_, dtype=float)
         if feature_names is None and hasattr(model, "feature_names_in_"):
             feature_names = list(model.feature_names_in_)
     elif hasattr(model, "fit"):
-        raise ValueError(
-            f"{type(model).__name__} has no feature_importances_: fit it first."
+        raise _missing_attribute(
+            model,
+            "feature_importances_",
+            "an estimator with feature_importances_, a Pipeline ending in one, or "
+            "the importances",
         )
     else:
         importances = np.asarray(estimator, dtype=float)
@@ -227,6 +256,13 @@ def plot_learning_curves(estimator, *, ax=None, log_scale: bool = False):
     """
     model = _final_estimator(estimator)
     history = getattr(model, "history_", model)
+    if history is model and hasattr(model, "fit"):
+        raise _missing_attribute(
+            model,
+            "history_",
+            "a fitted sk_tabattn estimator, a Pipeline ending in one, or a skorch "
+            "History",
+        )
     if not hasattr(history, "__getitem__") or not hasattr(history, "__len__"):
         raise TypeError(
             "estimator must be a fitted sk_tabattn estimator, a Pipeline ending "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from importlib import resources
@@ -13,6 +14,7 @@ import pandas as pd
 import pytest
 
 from sk_tabattn import AttentionCNNClassifier, load
+from sk_tabattn._cli_io import write_table
 from sk_tabattn._cli_params import parse_params, parse_value
 from sk_tabattn.cli import CliError, infer_task, main
 
@@ -86,6 +88,193 @@ def test_errors_exit_non_zero_with_one_clear_line(tmp_path):
 def fail(capsys, *args) -> str:
     assert main(list(map(str, args))) == 1
     return capsys.readouterr().err
+
+
+def write_csv(path: Path, frame: pd.DataFrame, **kwargs) -> Path:
+    frame.to_csv(path, index=False, **kwargs)
+    return path
+
+
+def coded_table(n: int = 200, seed: int = 0) -> pd.DataFrame:
+    """A table whose target depends on ``code``, a text column of digits and 'A'."""
+    rng = np.random.RandomState(seed)
+    code = rng.choice(["1", "2", "A"], n)
+    x = rng.normal(size=n)
+    y = np.select([code == "1", code == "2"], [10.0, -10.0], 0.0) + x
+    return pd.DataFrame({"code": code, "x": x, "y": y})
+
+
+def test_model_file_that_is_not_a_model_is_a_clear_error(capsys, tmp_path):
+    data = write_csv(tmp_path / "data.csv", coded_table(20))
+    err = fail(capsys, "predict", data, data)
+    assert err.startswith(f"sk-tabattn: error: Could not load a model from '{data}' (")
+    assert err.endswith("give a file written by 'sk-tabattn fit'.\n")
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["fit", HOUSING, "--target", "median_house_value", *QUICK],
+        ["predict", "MODEL", HOUSING],
+        ["evaluate", HOUSING, "--target", "median_house_value", *QUICK],
+    ],
+    ids=["fit", "predict", "evaluate"],
+)
+def test_out_path_is_checked_before_any_work(capsys, tmp_path, command):
+    model = tmp_path / "model.joblib"
+    model.write_bytes(b"not read: the --out check comes first")
+    command = [str(model) if c == "MODEL" else c for c in command]
+    err = fail(capsys, *command, "--out", tmp_path)
+    assert f"error: --out '{tmp_path}' is a folder; give a file name" in err
+    a_file = tmp_path / "afile"
+    a_file.write_text("")
+    err = fail(capsys, *command, "--out", a_file / "out.csv")
+    assert err == (
+        f"sk-tabattn: error: --out '{a_file / 'out.csv'}' cannot be written: "
+        f"'{a_file}' is a file, not a folder.\n"
+    )
+    assert "Fitting" not in err and "cross-validation" not in err
+
+
+def test_write_and_save_errors_are_clear(capsys, tmp_path, monkeypatch):
+    import sk_tabattn.persistence
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    data = write_csv(tmp_path / "data.csv", coded_table(60))
+    with monkeypatch.context() as patch:
+        patch.setattr(pd.DataFrame, "to_csv", disk_full)
+        with pytest.raises(CliError, match=r"Could not write '.*p\.csv': No space"):
+            write_table(pd.DataFrame({"a": [1]}), str(tmp_path / "p.csv"))
+    monkeypatch.setattr(sk_tabattn.persistence, "save", disk_full)
+    err = fail(capsys, "fit", data, "--target", "y", "--param", "max_epochs=1",
+               "--param", "d_token=8", "--out", tmp_path / "m.joblib")  # fmt: skip
+    assert "error: Could not save the model to" in err
+    assert err.endswith(": No space left on device.\n")
+
+
+@pytest.mark.parametrize("no_header", [False, True], ids=["header", "no-header"])
+def test_predict_reads_text_categories_as_text(tmp_path, no_header):
+    # In fit, `code` holds '1', '2' and 'A'; a file with only 1 and 2 would be
+    # read as numbers, which match no category: predictions silently wrong.
+    train = coded_table()
+    new = coded_table(40, seed=1)
+    new = new[new["code"] != "A"].reset_index(drop=True)
+    new.loc[[0, 1], "code"] = [np.nan, "?"]  # missing values stay missing
+    target, code = ("2", "0") if no_header else ("y", "code")
+    header = ["--no-header"] if no_header else []
+    train_csv = write_csv(tmp_path / "train.csv", train, header=not no_header)
+    new_csv = write_csv(tmp_path / "new.csv", new, header=not no_header)
+    model, pred = tmp_path / "m.joblib", tmp_path / "pred.csv"
+    assert main(["fit", str(train_csv), "--target", target, *header, *QUICK,
+                 "--out", str(model)]) == 0  # fmt: skip
+    assert main(["predict", str(model), str(new_csv), "--na-values", "?", *header,
+                 "--out", str(pred)]) == 0  # fmt: skip
+    as_text = pd.read_csv(
+        new_csv,
+        dtype={int(code) if no_header else code: str},
+        na_values=["?"],
+        header=None if no_header else "infer",
+    )
+    as_text.columns = [str(c) for c in as_text.columns]
+    assert as_text[code].isna().sum() == 2
+    expected = load(model).predict(as_text.drop(columns=target))
+    np.testing.assert_allclose(pd.read_csv(pred)["prediction"], expected, rtol=1e-6)
+
+
+def test_regression_target_errors_name_the_files_row(capsys, tmp_path):
+    data = tmp_path / "rowno.csv"
+    data.write_text("x,y\n1,\n2,\n3,\n4,abc\n5,1.5\n6,2.5\n7,inf\n")
+    err = fail(capsys, "fit", data, "--target", "y", "--task", "regression",
+               "--out", tmp_path / "m")  # fmt: skip
+    assert err.splitlines()[-1] == (
+        f"sk-tabattn: error: Target column 'y' holds 'abc' in data row 4 of "
+        f"'{data}' (the header not counted; 1 more rows hold non-numbers or "
+        "infinities); a regression target must be finite numbers."
+    )
+    data.write_text("1,\n2,3.5\n3,-inf\n")
+    err = fail(capsys, "evaluate", data, "--no-header", "--target", "1",
+               "--task", "regression")  # fmt: skip
+    assert err.splitlines()[-1] == (
+        f"sk-tabattn: error: Target column '1' holds -inf in data row 3 of "
+        f"'{data}'; a regression target must be finite numbers."
+    )
+
+
+def test_regression_target_rows_survive_the_subsample(capsys, tmp_path):
+    # Each target names its own row, so the message is right whichever row
+    # the subsample finds first.
+    data = tmp_path / "t.csv"
+    rows = [f"{k},{'' if k < 3 else f'v{k}'}" for k in range(1, 13)]
+    data.write_text("x,y\n" + "\n".join(rows) + "\n")
+    err = fail(capsys, "fit", data, "--target", "y", "--task", "regression",
+               "--rows", "3", "--out", tmp_path / "m")  # fmt: skip
+    found = re.search(r"holds 'v(\d+)' in data row (\d+) of", err)
+    assert found, err
+    assert found[1] == found[2]
+
+
+@pytest.mark.parametrize(
+    ("counts", "cv", "expected"),
+    [
+        (
+            {"a": 30, "b": 30, "c": 30, "rare": 1},
+            2,
+            "Class 'rare' (1 row) of target column 'y' has fewer rows than the 2 "
+            "folds of --cv 2, so some folds would not see it; drop its rows.",
+        ),
+        (
+            {"a": 30, "b": 2, "c": 2},
+            3,
+            "Classes 'b' (2 rows), 'c' (2 rows) of target column 'y' have fewer "
+            "rows than the 3 folds of --cv 3, so some folds would not see them; "
+            "use --cv 2, or drop their rows.",
+        ),
+    ],
+)
+def test_evaluate_refuses_classes_with_fewer_rows_than_folds(
+    capsys, tmp_path, counts, cv, expected
+):
+    y = [label for label, n in counts.items() for _ in range(n)]
+    frame = pd.DataFrame({"x": np.arange(len(y), dtype=float), "y": y})
+    data = write_csv(tmp_path / "t.csv", frame)
+    err = fail(capsys, "evaluate", data, "--target", "y", "--cv", cv)
+    assert err.splitlines()[-1] == f"sk-tabattn: error: {expected}"
+
+
+@pytest.mark.parametrize(
+    ("param", "message"),
+    [
+        # Checked before cross_validate, which would name itself in sklearn's
+        # message instead of the estimator.
+        (
+            "attention=multi",
+            "The 'attention' parameter of AttentionCNNClassifier must be a str",
+        ),
+        # Fails in every fold's fit: with cross_validate's default
+        # error_score=nan, a warning and NaN scores, or a multi-line
+        # "All the 2 fits failed".
+        ("device=nonsense", "device='nonsense' is not a torch device"),
+    ],
+)
+def test_evaluate_fit_errors_are_one_line(capsys, param, message):
+    err = fail(capsys, "evaluate", ADULT, "--no-header", "--target", "14",
+               "--cv", "2", *QUICK, "--param", param)  # fmt: skip
+    last = err.splitlines()[-1]
+    assert last.startswith(f"sk-tabattn: error: {message}")
+    assert "Traceback" not in err and "fits failed" not in err
+
+
+def test_bad_device_is_one_line(capsys, tmp_path):
+    data = write_csv(tmp_path / "t.csv", coded_table(60))
+    err = fail(capsys, "fit", data, "--target", "y", "--param", "max_epochs=1",
+               "--param", "device=nonsense", "--out", tmp_path / "m")  # fmt: skip
+    last = err.splitlines()[-1]
+    assert last.startswith("sk-tabattn: error: ")
+    assert "device" in last
+    assert "Traceback" not in err
 
 
 def test_missing_target_column_suggests_the_right_one(capsys, tmp_path):
@@ -196,6 +385,32 @@ def test_predict_writes_to_stdout_by_default(capsys, tmp_path):
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0] == "prediction"
     assert len(lines) == 4
+
+
+def test_closed_pipe_exits_quietly(tmp_path):
+    # `sk-tabattn predict ... | head -1`: the reader goes away mid-output.
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame({"x": rng.normal(size=20_000)})
+    frame["y"] = 3 * frame["x"] + rng.normal(size=len(frame))
+    data = write_csv(tmp_path / "big.csv", frame)
+    model = tmp_path / "m.joblib"
+    assert main(["fit", str(data), "--target", "y", *QUICK,
+                 "--out", str(model)]) == 0  # fmt: skip
+    script = Path(sys.executable).with_name("sk-tabattn")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "sk_tabattn"]
+    # Far more output (~400 kB) than a pipe buffers (64 kB), so the write fails.
+    with subprocess.Popen(
+        [*command, "predict", str(model), str(data)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    ) as process:
+        assert process.stdout.readline() == "prediction\n"
+        process.stdout.close()
+        err = process.stderr.read()
+        assert process.wait(timeout=300) == 1
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
 
 
 def test_rows_without_target_are_dropped_with_a_notice(capsys, tmp_path):

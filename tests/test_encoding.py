@@ -304,6 +304,42 @@ def test_numeric_column_with_strings_at_predict_names_it():
         enc.encode(bad)
 
 
+@pytest.mark.parametrize(
+    "code",
+    [
+        [1, 2, 2] * 6,  # int64: a CSV of codes read without the letter
+        [1.0, np.nan, 2.0] * 6,
+        pd.Categorical([1, 2, 2] * 6),
+        pd.array([1, None, 2] * 6, dtype="Int64"),
+    ],
+    ids=["int", "float", "category of ints", "Int64"],
+)
+def test_numbers_where_fit_saw_text_are_refused(code):
+    # Looked up by value, 2 never matches "2": every row was silently unseen.
+    X = pd.DataFrame({"code": ["1", "2", "A"] * 6, "v": np.arange(18.0)})
+    enc = TabularEncoder(min_frequency=1).fit(X)
+    message = "Column 'code' held text in fit but holds numbers now (e.g. 1"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        enc.encode(X.assign(code=code))
+    # Text, or only missing values, are fine.
+    enc.encode(X.assign(code=[None, "2", "B"] * 6))
+    enc.encode(X.assign(code=np.nan))
+
+
+@pytest.mark.parametrize(
+    "code",
+    [["1", "2", "3"] * 6, pd.Categorical(["1", "2", "3"] * 6)],
+    ids=["str", "category of str"],
+)
+def test_text_where_fit_saw_numbers_is_refused(code):
+    X = pd.DataFrame({"code": [1, 2, 3] * 6, "v": np.arange(18.0)})
+    enc = TabularEncoder(categorical_features=["code"], min_frequency=1).fit(X)
+    message = "Column 'code' held numbers in fit but holds text now (e.g. '1')"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        enc.encode(X.assign(code=code))
+    enc.encode(X.assign(code=pd.Categorical([1, 2, 4] * 6)))
+
+
 def test_categorical_column_with_other_types_at_predict_is_unknown():
     enc = TabularEncoder(min_frequency=1).fit(_frame())
     new = _frame().assign(city=[1, "paris", 2.5] * 20)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, EpochScoring
 
 import sk_tabattn._base as base
 from sk_tabattn import (
@@ -330,6 +330,16 @@ def test_every_parameter_has_a_constraint(Est):
             "d_token=30, n_heads=4.",
         ),
         ({"batch_size": "big"}, "The 'batch_size' parameter of AttentionCNNClassifier"),
+        ({"device": "foo"}, "device='foo' is not a torch device"),
+        pytest.param(
+            {"device": "cuda"},
+            "device='cuda', but this torch has no cuda device here. Use device='cpu'.",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="has CUDA"),
+        ),
+        (
+            {"callbacks": [("lr_schedule", EpochScoring("accuracy"))]},
+            "callbacks: the name 'lr_schedule' is the estimator's own; choose another.",
+        ),
     ],
 )
 def test_bad_parameters_raise_in_fit_not_in_init(params, message, numeric_data):
@@ -338,6 +348,31 @@ def test_bad_parameters_raise_in_fit_not_in_init(params, message, numeric_data):
     assert clf.get_params()[next(iter(params))] == next(iter(params.values()))
     with pytest.raises(ValueError, match=re.escape(message)):
         clf.fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "callbacks",
+    [["accuracy"], [42], [(1, EpochScoring("accuracy"))]],
+    ids=["str", "int", "int-name"],
+)
+def test_callbacks_that_are_not_callbacks(callbacks, numeric_data):
+    X, y = numeric_data
+    message = "callbacks must be a list of skorch callbacks or (name, callback) pairs."
+    with pytest.raises(TypeError, match=re.escape(message)):
+        AttentionCNNClassifier(callbacks=callbacks).fit(X, y)
+
+
+@pytest.mark.parametrize("attention", ["self", "multihead", "mha", "row"])
+def test_numpy_integers_as_parameters(attention, numeric_data, tiny_params):
+    # A grid built with np.arange passes np.int64; tensor.split refused it.
+    X, y = numeric_data
+    plain = {**tiny_params, "attention": attention, "kernel_size": 3}
+    sizes = ("d_token", "n_heads", "attention_dim", "n_blocks", "kernel_size")
+    numpy = {**plain, **{k: np.int64(plain[k]) for k in sizes}}
+    np.testing.assert_array_equal(
+        AttentionCNNClassifier(**numpy).fit(X, y).predict_proba(X),
+        AttentionCNNClassifier(**plain).fit(X, y).predict_proba(X),
+    )
 
 
 def test_a_newly_registered_attention_block_is_accepted(numeric_data, tiny_params):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 import numpy as np
@@ -392,3 +393,113 @@ def test_reference_tokens_are_the_tokenizers_own(mixed_frame, tiny_params):
             codes[:, j] = torch.arange(1, card)
             tokens = tokenizer(torch.zeros(card - 1, 2), codes)[:, 2 + j]
             torch.testing.assert_close(reference[2 + j], tokens.mean(dim=0))
+
+
+def test_reference_mixes_each_columns_missing_token_by_its_missing_rate(
+    mixed_frame, tiny_params
+):
+    # Rate 0 keeps the observed reference bit for bit (columns without missing
+    # values are attributed as before); rate 1 is the column's missing token
+    # (NaN for numeric columns, index 0 for categorical ones); in between, the
+    # average token of a column missing at that rate.
+    X, y = mixed_frame
+    clf = AttentionCNNClassifier(**tiny_params).fit(X, y)
+    tokenizer = clf.net_.module_.tokenizer
+    n_tokens = 2 + len(clf.encoder_.cardinalities_)
+    observed = _attribution.reference_tokens(tokenizer)
+    zero = _attribution.reference_tokens(tokenizer, np.zeros(n_tokens))
+    assert torch.equal(zero, observed)
+    missing = _attribution.reference_tokens(tokenizer, np.ones(n_tokens))
+    with torch.no_grad():
+        x_cat = torch.zeros(1, n_tokens - 2, dtype=torch.long)
+        nan_row = tokenizer(torch.full((1, 2), float("nan")), x_cat)[0]
+    torch.testing.assert_close(missing, nan_row)
+    rate = torch.tensor([0.25, 0.0, 0.5] + [0.0] * (n_tokens - 3))
+    mixed = _attribution.reference_tokens(tokenizer, rate.numpy())
+    torch.testing.assert_close(
+        mixed, (1 - rate[:, None]) * observed + rate[:, None] * nan_row
+    )
+
+
+@pytest.mark.parametrize("attention", sorted(ATTENTION_BLOCKS))
+def test_a_column_missing_in_every_row_gets_no_attribution(tiny_params, attention):
+    # With the reference at encoded value 0, every missing value differed from
+    # it, and an all-NaN column took up to 17% of the importances.
+    rng = np.random.RandomState(0)
+    n = 120
+    X = pd.DataFrame(
+        {
+            "a": rng.normal(size=n),
+            "empty": np.nan,
+            "nones": pd.Series([None] * n, dtype=object),  # numeric, all missing
+            "city": rng.choice(["x", "y"], n),
+            "gaps": np.where(rng.rand(n) < 0.3, np.nan, rng.normal(size=n)),
+        }
+    )
+    params = {**tiny_params, "attention": attention, "max_epochs": 2}
+    reg = AttentionCNNRegressor(**params).fit(X, 2 * X["a"] + X["gaps"].isna())
+    importances = dict(
+        zip(reg.feature_names_in_, reg.feature_importances_, strict=True)
+    )
+    assert importances["empty"] == importances["nones"] == 0.0
+    assert importances["a"] > 0 and importances["gaps"] > 0
+    ex = explain_module.explain(reg, X.iloc[:40], n_steps=32)
+    assert (ex.feature_attribution[["empty", "nones"]] == 0).all().all()
+    change = ex.output - ex.base_value
+    assert change.abs().max() > 0.03  # the check below is not trivially true
+    np.testing.assert_allclose(
+        ex.feature_attribution.sum(axis=1), change, atol=0.02 * change.abs().max()
+    )
+
+
+def test_reference_uses_the_training_rows_missing_rates(tiny_params):
+    # A row's attributions must not depend on the rows explained with it.
+    rng = np.random.RandomState(0)
+    n = 120
+    X = pd.DataFrame(
+        {
+            "a": rng.normal(size=n),
+            "gaps": np.where(rng.rand(n) < 0.3, np.nan, rng.normal(size=n)),
+            "city": rng.choice(["x", "y", None], n),
+        }
+    )
+    reg = AttentionCNNRegressor(**tiny_params).fit(X, X["a"] + X["gaps"].isna())
+    expected = [0.0, X["gaps"].isna().mean(), X["city"].isna().mean()]
+    np.testing.assert_allclose(reg._missing_rates, expected, rtol=1e-6)
+    row = X["gaps"].isna().to_numpy().argmax()  # a row whose "gaps" is missing
+    alone = explain_module.explain(reg, X.iloc[[row]])
+    together = explain_module.explain(reg, X, batch_size=7)
+    np.testing.assert_allclose(
+        alone.feature_attribution.to_numpy()[0],
+        together.feature_attribution.to_numpy()[row],
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    assert alone.feature_attribution["gaps"].abs().iloc[0] > 0
+
+
+# -- parameter checks ------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("function", "parameter", "value", "error"),
+    [
+        ("explain", "n_steps", 0, ValueError),
+        ("explain", "n_steps", -3, ValueError),
+        ("explain", "n_steps", 2.5, TypeError),
+        ("explain", "batch_size", 0, ValueError),
+        ("explain", "batch_size", True, TypeError),
+        ("feature_importances", "n_steps", 0, ValueError),
+        ("feature_importances", "max_rows", 0, ValueError),
+        ("feature_importances", "max_rows", "all", TypeError),
+    ],
+)
+def test_explain_and_importances_refuse_bad_sizes(
+    mixed_frame, tiny_params, function, parameter, value, error
+):
+    X, y = mixed_frame
+    clf = AttentionCNNClassifier(**{**tiny_params, "max_epochs": 1}).fit(X, y)
+    allowed = (
+        "a positive int or None" if parameter == "batch_size" else "a positive int"
+    )
+    message = f"{parameter} must be {allowed}. Got {value!r} instead."
+    with pytest.raises(error, match=re.escape(message)):
+        getattr(explain_module, function)(clf, X, **{parameter: value})

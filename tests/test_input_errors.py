@@ -317,6 +317,12 @@ def test_class_weight_that_zeroes_every_row():
         _clf(class_weight={"no": 0.0, "yes": 0.0}).fit(_X(), _y_class())
 
 
+def test_infinite_class_weight():
+    message = "class_weight values must be finite and non-negative. Got {'yes': inf}."
+    with pytest.raises(ValueError, match=re.escape(message)):
+        _clf(class_weight={"yes": np.inf}).fit(_X(), _y_class())
+
+
 def test_class_weight_key_that_is_not_a_class():
     message = "class_weight has keys ['maybe'] that are not classes of y"
     with pytest.raises(ValueError, match=re.escape(message)):
@@ -324,7 +330,7 @@ def test_class_weight_key_that_is_not_a_class():
 
 
 def test_negative_class_weight():
-    message = "class_weight values must be non-negative. Got {'yes': -2.0}."
+    message = "class_weight values must be finite and non-negative. Got {'yes': -2.0}."
     with pytest.raises(ValueError, match=re.escape(message)):
         _clf(class_weight={"yes": -2.0}).fit(_X(), _y_class())
 

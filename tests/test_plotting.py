@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 import numpy as np
 import pytest
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
@@ -94,8 +97,50 @@ def test_feature_importances_of_a_pipeline_and_of_raw_values(fitted):
     assert [t.get_text() for t in ax.get_yticklabels()] == ["x0", "x1"]
     with pytest.raises(ValueError, match="Got 3 feature names for 2 importances"):
         plot_feature_importances([0.1, 0.9], feature_names=["a", "b", "c"])
-    with pytest.raises(ValueError, match="fit it first"):
+    with pytest.raises(NotFittedError, match="call fit before plotting it"):
         plot_feature_importances(AttentionCNNClassifier())
+
+
+@pytest.mark.parametrize("max_features", [0, -1])
+def test_feature_importances_refuse_fewer_than_one_bar(fitted, max_features):
+    # -1 once sliced off the least important bar without a word.
+    clf, X = fitted
+    message = (
+        f"max_features must be a positive int or None. Got {max_features} instead."
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        plot_feature_importances(clf, max_features=max_features)
+    assert len(plot_feature_importances(clf, max_features=None).patches) == X.shape[1]
+
+
+def test_feature_attention_refuses_fewer_than_one_row(fitted):
+    clf, X = fitted
+    message = "max_rows must be a positive int. Got 0 instead."
+    with pytest.raises(ValueError, match=re.escape(message)):
+        plot_feature_attention(clf.explain(X.iloc[:2]), max_rows=0)
+
+
+@pytest.mark.parametrize(
+    "plot", [plot_learning_curves, plot_feature_importances], ids=lambda f: f.__name__
+)
+def test_plots_of_an_unfitted_estimator_say_to_fit_it(plot):
+    attribute = "history_" if plot is plot_learning_curves else "feature_importances_"
+    message = (
+        f"This AttentionCNNClassifier is not fitted yet (it has no {attribute}): "
+        "call fit before plotting it."
+    )
+    for estimator in (
+        AttentionCNNClassifier(),
+        make_pipeline(FunctionTransformer(), AttentionCNNClassifier()),
+    ):
+        with pytest.raises(NotFittedError, match=re.escape(message)):
+            plot(estimator)
+    # A fitted estimator of another kind is not told to fit again.
+    fitted_other = LogisticRegression().fit([[0.0], [1.0]], [0, 1])
+    with pytest.raises(
+        TypeError, match=f"Got LogisticRegression, which has no {attribute}"
+    ):
+        plot(fitted_other)
 
 
 def test_learning_curves(fitted, tmp_path):
