@@ -122,7 +122,8 @@ def _check_device(device: str) -> None:
 def _check_callbacks(callbacks: list | None) -> None:
     """Each entry: a skorch callback, or a (name, callback) pair."""
     for entry in callbacks or []:
-        name, callback = entry if isinstance(entry, tuple) else (None, entry)
+        pair = isinstance(entry, tuple) and len(entry) == 2
+        name, callback = entry if pair else (None, entry)
         is_callback = isinstance(callback, Callback) or (
             isinstance(callback, type) and issubclass(callback, Callback)
         )

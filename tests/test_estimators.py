@@ -352,8 +352,8 @@ def test_bad_parameters_raise_in_fit_not_in_init(params, message, numeric_data):
 
 @pytest.mark.parametrize(
     "callbacks",
-    [["accuracy"], [42], [(1, EpochScoring("accuracy"))]],
-    ids=["str", "int", "int-name"],
+    [["accuracy"], [42], [(1, EpochScoring("accuracy"))], [("a", "b", "c")]],
+    ids=["str", "int", "int-name", "triple"],
 )
 def test_callbacks_that_are_not_callbacks(callbacks, numeric_data):
     X, y = numeric_data
