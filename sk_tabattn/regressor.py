@@ -134,6 +134,9 @@ def _finite_float_targets(y, estimator) -> np.ndarray:
     return values
 
 
+_FINE, _NOT_A_NUMBER, _MISSING = 0, 1, 2
+
+
 def _first_bad_target(y, estimator_name: str) -> str | None:
     """Describe the first value of ``y`` that is not a finite number, or None."""
     if hasattr(y, "toarray"):
@@ -143,19 +146,16 @@ def _first_bad_target(y, estimator_name: str) -> str | None:
     except ValueError:
         return None  # more than 2 dimensions: scikit-learn's own message
     cells = table.to_numpy(dtype=object)
-    missing = pd.isna(cells)
-    floats = np.frompyfunc(_as_float, 1, 1)(np.where(missing, 0.0, cells))
-    not_number = np.vectorize(lambda value: value is None, otypes=[bool])(floats)
-    numbers = np.where(not_number, 0.0, floats).astype(np.float64)
-    not_finite = missing | ~np.isfinite(numbers)
-    for bad in (not_number, not_finite):
+    problems = np.frompyfunc(_target_problem, 1, 1)(cells).astype(np.int8)
+    for problem in (_NOT_A_NUMBER, _MISSING):
+        bad = problems == problem
         if bad.any():
             row, col = np.argwhere(bad)[0]
             where = f"row {row}"
             if cells.shape[1] > 1:
                 where += f" of column {table.columns[col]!r}"
             value = cells[row, col]
-            if bad is not_number:
+            if problem == _NOT_A_NUMBER:
                 return (
                     f"{estimator_name} needs numeric targets, but y holds {value!r} "
                     f"at {where}. For class labels, use AttentionCNNClassifier."
@@ -168,9 +168,12 @@ def _first_bad_target(y, estimator_name: str) -> str | None:
     return None
 
 
-def _as_float(value) -> float | None:
-    """``float(value)``, or None where the value is not a number."""
+def _target_problem(value) -> int:
+    """Classify one target value: fine, not a number, or missing/infinite."""
+    if pd.api.types.is_scalar(value) and pd.isna(value):
+        return _MISSING
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
-        return None
+        return _NOT_A_NUMBER
+    return _FINE if np.isfinite(number) else _MISSING
