@@ -241,6 +241,14 @@ def numeric_values(column: pd.Series, name, kind: str) -> np.ndarray:
         ) from None
 
 
+def categories_kind(categories: np.ndarray) -> str:
+    """Return the kind of a column's fitted categories: "string", "integer", ...
+
+    pandas' ``infer_dtype`` over the categories (missing values skipped).
+    """
+    return pd.api.types.infer_dtype(categories, skipna=True)
+
+
 def check_category_kind(column: pd.Series, categories: np.ndarray, name) -> None:
     """Refuse numbers where fit saw text, and text where it saw numbers.
 
@@ -248,7 +256,7 @@ def check_category_kind(column: pd.Series, categories: np.ndarray, name) -> None
     row would silently count as a category never seen (a CSV column of codes
     reads as int when no letter happens to be in the file, say).
     """
-    fitted = pd.api.types.infer_dtype(categories, skipna=True)
+    fitted = categories_kind(categories)
     if fitted not in ("string", "integer", "floating") or not column.notna().any():
         return
     kind = column_kind(column)

@@ -27,6 +27,7 @@ from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
 from ._cli_io import CliError, check_out_path, is_parquet, read_table, write_table
 from ._cli_params import parse_params
+from ._columns import categories_kind
 from ._validation import check_parameters, did_you_mean, format_columns
 
 _TASKS = ("classification", "regression")
@@ -234,7 +235,7 @@ def _text_columns(model) -> list[str]:
         for j, categories in zip(
             encoder.categorical_columns_, encoder.categories_, strict=True
         )
-        if any(isinstance(value, str) for value in categories)
+        if categories_kind(categories) == "string"  # as the encoder decides
     ]
 
 
