@@ -32,7 +32,7 @@ def reference_tokens(tokenizer, missing_rate: np.ndarray | None = None) -> torch
     """
     parts, missing = [], []
     if tokenizer.n_numeric:
-        zeros = torch.zeros(1, tokenizer.n_numeric, device=tokenizer.num_bias.device)
+        zeros = tokenizer.num_bias.new_zeros(1, tokenizer.n_numeric)
         with torch.no_grad():
             parts.append(tokenizer.numeric_tokens(zeros)[0])
         missing.append(tokenizer.num_missing.detach())

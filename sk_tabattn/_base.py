@@ -120,7 +120,7 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "patience": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
-        "device": [str],
+        "device": [str, torch.device],
         "compile": ["boolean"],
         "verbose": ["verbose"],
         "callbacks": [list, None],
@@ -237,7 +237,10 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
         """
         state = self.__dict__.copy()
         try:
-            return self._fit_unchecked(X, y, sample_weight)
+            # Under a caller's ``torch.inference_mode`` the data tensors would be
+            # inference tensors, which autograd refuses to save for backward.
+            with torch.inference_mode(False):
+                return self._fit_unchecked(X, y, sample_weight)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(state)

@@ -96,7 +96,7 @@ PARAMETERS = """\
         Seeds weight initialisation, shuffling, dropout and the validation
         split. With an int, a CPU fit is repeatable exactly. The global torch
         and numpy random states are left as they were.
-    device : str, default="cpu"
+    device : str or torch.device, default="cpu"
         Torch device to train and predict on, e.g. ``"cuda"``.
     compile : bool, default=False
         Train through ``torch.compile`` of the network (full batches only;

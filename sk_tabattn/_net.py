@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -26,6 +27,27 @@ class _CompiledForward:
         self.module = module
 
 
+@contextmanager
+def float32_default() -> Iterator[None]:
+    """Make float32 torch's default dtype for the block, then restore it.
+
+    The network is float32 whatever a caller set with
+    ``torch.set_default_dtype``: its parameters would otherwise follow the
+    caller's default (a float64 network that trains at half speed and meets
+    float32 inputs and explanations). The default is process-wide, so it is
+    touched only when it is not float32 already.
+    """
+    previous = torch.get_default_dtype()
+    if previous == torch.float32:
+        yield
+        return
+    torch.set_default_dtype(torch.float32)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
+
+
 class _WeightedLossMixin(_NetBase):
     """Read ``sample_weight`` from the batch's input dict and weigh the loss.
 
@@ -43,7 +65,8 @@ class _WeightedLossMixin(_NetBase):
     compile_training = False
 
     def initialize_module(self):
-        super().initialize_module()
+        with float32_default():
+            super().initialize_module()
         self._compiled_forward = (
             _CompiledForward(torch.compile(self.module_, dynamic=False))
             if self.compile_training

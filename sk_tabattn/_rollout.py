@@ -64,8 +64,12 @@ def rollout(branch, s: int, weights: dict, recorder, batch: int) -> torch.Tensor
     """Flow from each of a stream's positions to its pooled vector, ``[B, L]``."""
     pooling = weights["pooling"]
     length = len(branch.positions)
-    flow = pooling if pooling is not None else torch.full((batch, length), 1 / length)
-    eye = torch.eye(length)
+    flow = (
+        pooling
+        if pooling is not None
+        else torch.full((batch, length), 1 / length, dtype=torch.float32)
+    )
+    eye = torch.eye(length, dtype=torch.float32)
     # z = sum_l p_l h_l and h = R h_prev, so the flow back through a block is p @ R.
     ops = _branch_operations(branch, len(weights["attention"]))
     for kind, index in reversed(ops):
@@ -83,7 +87,7 @@ def rollout(branch, s: int, weights: dict, recorder, batch: int) -> torch.Tensor
 def stream_shares(fusion, n_streams: int, batch: int) -> torch.Tensor:
     """Share of each stream in the fused vector, ``[B, S]``."""
     if fusion is None:
-        return torch.full((batch, n_streams), 1.0 / n_streams)
+        return torch.full((batch, n_streams), 1.0 / n_streams, dtype=torch.float32)
     w = fusion.abs()
     if w.dim() == 3:  # adaptive: [B, S, C]
         w = w.mean(dim=-1)

@@ -104,7 +104,7 @@ def check_parameters(est) -> None:
     check_cross_parameters(est)
 
 
-def _check_device(device: str) -> None:
+def _check_device(device: str | torch.device) -> None:
     """Refuse a device name torch does not know, or a device this machine lacks."""
     try:
         kind = torch.device(device).type

@@ -261,6 +261,8 @@ class _Recorder:
             module.train(was_training)
 
 
+# Integrated gradients need autograd, also under a caller's inference_mode.
+@torch.inference_mode(False)
 def _run(
     estimator,
     X,
@@ -338,7 +340,7 @@ def _run(
                 attr = integrated_gradients(
                     recorder, x_num, x_cat, tokens, reference, classes, n_steps
                 )
-            col_attr = torch.zeros(batch, n_features, attr.shape[-1])
+            col_attr = attr.new_zeros(batch, n_features, attr.shape[-1])
             col_attr.index_add_(1, token_columns, attr)
             parts["attr"].append(col_attr.mean(dim=-1).numpy())
             parts["abs"].append(col_attr.abs().mean(dim=-1).numpy())
@@ -350,7 +352,7 @@ def _collect(parts, weights, module, recorder, n_features: int, batch: int) -> N
     streams = weights["streams"]
     token_columns = recorder.token_columns
     shares = stream_shares(weights["fusion"], len(streams), batch)
-    flow = torch.zeros(batch, n_features)
+    flow = torch.zeros(batch, n_features, dtype=torch.float32)
     maps, gates, rows = [], [], []
     for s, (branch, sw) in enumerate(zip(module.branches, streams, strict=True)):
         positions = branch.positions.cpu()

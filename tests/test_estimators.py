@@ -102,6 +102,49 @@ def test_fit_leaves_the_global_random_states_alone(numeric_data, tiny_params):
     assert after[0] == np_state[0] and np.array_equal(after[1], np_state[1])
 
 
+def test_torchs_default_dtype_changes_nothing(mixed_frame, tiny_params):
+    X, y = mixed_frame
+    params = {**tiny_params, "attention": "multihead"}
+    plain = AttentionCNNClassifier(**params).fit(X, y)
+    torch.set_default_dtype(torch.float64)
+    try:
+        clf = AttentionCNNClassifier(**params).fit(X, y)
+        explained = clf.explain(X.iloc[:8])
+    finally:
+        torch.set_default_dtype(torch.float32)
+    assert {p.dtype for p in clf.net_.module_.parameters()} == {torch.float32}
+    np.testing.assert_array_equal(clf.predict_proba(X), plain.predict_proba(X))
+    np.testing.assert_array_equal(
+        explained.feature_attribution, plain.explain(X.iloc[:8]).feature_attribution
+    )
+
+
+def test_device_may_be_a_torch_device(mixed_frame, tiny_params):
+    X, y = mixed_frame
+    named = AttentionCNNClassifier(**tiny_params).fit(X, y)
+    params = {**tiny_params, "device": torch.device("cpu")}
+    clf = clone(AttentionCNNClassifier(**params)).fit(X, y)
+    assert clf.get_params()["device"] == torch.device("cpu")
+    np.testing.assert_array_equal(clf.predict_proba(X), named.predict_proba(X))
+    if not torch.cuda.is_available():
+        cuda = AttentionCNNClassifier(**{**tiny_params, "device": torch.device("cuda")})
+        with pytest.raises(ValueError, match="this torch has no cuda device here"):
+            cuda.fit(X, y)
+
+
+@pytest.mark.parametrize("mode", [torch.no_grad, torch.inference_mode])
+def test_fit_and_explain_work_without_autograd(mode, mixed_frame, tiny_params):
+    X, y = mixed_frame
+    plain = AttentionCNNClassifier(**tiny_params).fit(X, y)
+    with mode():
+        clf = AttentionCNNClassifier(**tiny_params).fit(X, y)
+        explained = clf.explain(X.iloc[:8])
+    np.testing.assert_array_equal(clf.predict_proba(X), plain.predict_proba(X))
+    np.testing.assert_array_equal(
+        explained.feature_attribution, plain.explain(X.iloc[:8]).feature_attribution
+    )
+
+
 @pytest.mark.parametrize("name", sorted(ATTENTION_BLOCKS))
 def test_predictions_do_not_depend_on_the_batch(name, mixed_frame, tiny_params):
     X, y = mixed_frame
