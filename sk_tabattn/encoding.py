@@ -38,7 +38,8 @@ class EncodedTable:
     x_num : ndarray of shape (n_samples, n_numeric), dtype float32
         Scaled numeric columns; NaN marks a missing value.
     x_cat : ndarray of shape (n_samples, n_categorical), dtype int64
-        Category indices; 0 is missing or unknown.
+        Category indices; 0 is missing (or unseen, where a column has no rare
+        index).
     """
 
     x_num: np.ndarray
@@ -60,13 +61,14 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
       as a learned per-column "missing" token: no imputation needed.
     - **categorical** (pandas ``category``, ``object``/``str``/``string``
       holding strings, ``bool``/``boolean``): an index into the column's
-      embedding table. 0 means missing *or unknown*: a category not seen in
-      ``fit`` is not an error. 1 to k are the k kept categories (most
-      frequent first) and k + 1 is shared by the rare ones (seen fewer than
-      ``min_frequency`` times, or beyond the ``max_categories`` most
-      frequent). Values are matched by value, so a column that was
-      ``category`` in ``fit`` may arrive as ``object`` or ``str``, or with its
-      categories in another order, and is encoded identically.
+      embedding table. 0 means missing. 1 to k are the k kept categories
+      (most frequent first) and k + 1 is shared by the rare ones (seen fewer
+      than ``min_frequency`` times, or beyond the ``max_categories`` most
+      frequent). A category not seen in ``fit`` is not an error: it takes
+      the rare index if the column has one, else 0. Values are matched by
+      value, so a column that was ``category`` in ``fit`` may arrive as
+      ``object`` or ``str``, or with its categories in another order, and is
+      encoded identically.
     - **datetime, timedelta, period, mixed types** (e.g. numbers and strings
       in one object column): a ``TypeError`` that names the column and says
       how to convert it, unless ``categorical_features`` lists the column, in
@@ -206,6 +208,9 @@ default="from_dtype"
         self.cardinalities_ = [
             n_kept + 1 + int(len(cats) > n_kept) for cats, _, n_kept in lookups
         ]
+        # Encoders pickled before this was set keep sending unseen categories
+        # to index 0, so that a shipped model predicts as it did.
+        self._unseen_to_rare = True
         return self
 
     def _categorical_mask(
@@ -296,7 +301,8 @@ default="from_dtype"
             column = frame.iloc[:, j]
             check_category_kind(column, cats, frame.columns[j])
             values = column.to_numpy(dtype=object)
-            # Position -1 (missing, or not seen in fit) becomes index 0.
+            # Position -1 (missing, or not seen in fit) becomes index 0; unseen
+            # ones then move to the rare index where there is one.
             try:
                 position = pd.Index(cats, dtype=object).get_indexer(values)
             except TypeError as exc:  # e.g. lists or dicts as values
@@ -306,7 +312,28 @@ default="from_dtype"
                     "with .astype(str)."
                 ) from None
             x_cat[:, k] = lookup[position + 1]
+            self._send_unseen_to_rare(x_cat[:, k], values, position, k)
         return EncodedTable(x_num, x_cat)
+
+    def _send_unseen_to_rare(
+        self, indices: np.ndarray, values: np.ndarray, position: np.ndarray, k: int
+    ) -> None:
+        """Give categories never seen in ``fit`` the column's rare index, if any.
+
+        An unseen category is rarer than any rare one, and the rare embedding was
+        trained, where index 0 learnt only from missing values (nothing at all
+        in a column without them: new IDs would then move the predictions).
+        This is scikit-learn's ``handle_unknown="infrequent_if_exist"``.
+        """
+        rare = self.cardinalities_[k] - 1
+        if rare <= len(self.categories_[k]) or not getattr(
+            self, "_unseen_to_rare", False
+        ):
+            return  # no rare index, or an encoder pickled before this rule
+        unseen = np.flatnonzero(position < 0)
+        if len(unseen):
+            unseen = unseen[~pd.isna(values[unseen])]
+            indices[unseen] = rare
 
     def transform(self, X) -> np.ndarray:
         """Encode ``X`` as one float array in the column order of ``fit``.

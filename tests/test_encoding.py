@@ -218,8 +218,22 @@ def test_rare_categories_share_one_index():
     enc = TabularEncoder(min_frequency=5).fit(X)
     assert enc.categories_[0].tolist() == ["a", "b"]
     assert enc.cardinalities_ == [4]  # 0 missing/unknown, a, b, rare
-    codes = enc.encode(pd.DataFrame({"c": ["a", "b", "c", "d", "e"]})).x_cat[:, 0]
-    assert codes.tolist() == [1, 2, 3, 3, 0]
+    new = pd.DataFrame({"c": ["a", "b", "c", "d", "e", None]})
+    # "e" was never seen: it takes the trained rare index, not missing's 0.
+    assert enc.encode(new).x_cat[:, 0].tolist() == [1, 2, 3, 3, 3, 0]
+    del enc._unseen_to_rare  # an encoder pickled before the rule: as it was
+    assert enc.encode(new).x_cat[:, 0].tolist() == [1, 2, 3, 3, 0, 0]
+
+
+def test_new_ids_leave_the_predictions_as_they_were(tiny_params):
+    # Every ID is rare in fit, so index 0 never trained; new IDs must not move
+    # the predictions to it.
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame({"id": [f"c{i}" for i in range(120)], "a": rng.normal(size=120)})
+    y = X["a"].to_numpy() > 0
+    clf = AttentionCNNClassifier(**tiny_params).fit(X, y)
+    new_ids = X.assign(id=[f"new{i}" for i in range(120)])
+    np.testing.assert_array_equal(clf.predict_proba(new_ids), clf.predict_proba(X))
 
 
 def test_high_cardinality_is_capped():
