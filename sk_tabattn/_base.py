@@ -222,6 +222,10 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
     def _row_weights(self, y_enc: np.ndarray, sample_weight) -> np.ndarray | None:
         return sample_weight
 
+    def _targets_of_rows(self, y, y_enc: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Return the prepared targets of ``rows`` (the classes stay all of y's)."""
+        return y_enc[rows]
+
     def _criterion_params(self) -> dict:
         return {}
 
@@ -257,8 +261,6 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
             max_categories=self.max_categories,
         )
         table = encoder._fit(X).encode(X)
-        # For explain's reference row: each column's share of missing values.
-        self._missing_rates = missing_rates(table.x_num, table.x_cat)
         n_samples = len(table)
         if _num_samples(y) != n_samples:
             raise ValueError(
@@ -272,7 +274,18 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
             )
         weights = self._row_weights(y_enc, sample_weight)
         if weights is not None:
+            kept = np.flatnonzero(weights > 0)
+            if 0 < len(kept) < n_samples:
+                # Rows of weight 0 count for nothing, as if they were not passed:
+                # not in the feature or target scaling, nor in the validation
+                # split, where they could be all early stopping scores.
+                X = _safe_indexing(X, kept)
+                table = encoder._fit(X).encode(X)
+                y_enc = self._targets_of_rows(y, y_enc, kept)
+                weights, n_samples = weights[kept], len(kept)
             weights = _weights_with_mean_one(weights)
+        # For explain's reference row: each column's share of missing values.
+        self._missing_rates = missing_rates(table.x_num, table.x_cat)
         self.encoder_ = encoder
         self.n_outputs_ = self._n_network_outputs(y_enc)
         streams = self._resolve_streams(encoder)

@@ -196,11 +196,15 @@ class AttentionCNNClassifier(ClassifierMixin, _BaseAttentionCNN):  # noqa: D101
             return sample_weight
         class_weight = self.class_weight
         if isinstance(class_weight, dict):
-            negative = {k: w for k, w in class_weight.items() if not 0 <= w < np.inf}
-            if negative:
+            bad = {
+                k: w
+                for k, w in class_weight.items()
+                if not (isinstance(w, Real) and 0 <= float(w) < np.inf)
+            }
+            if bad:
                 raise ValueError(
-                    f"class_weight values must be finite and non-negative. Got "
-                    f"{negative}."
+                    f"class_weight values must be finite and non-negative numbers. "
+                    f"Got {bad}."
                 )
             unknown = [k for k in class_weight if k not in set(self.classes_.tolist())]
             if unknown:

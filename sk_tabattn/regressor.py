@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import RegressorMixin
+from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import _check_y
 
 from . import _docstrings
@@ -79,6 +80,10 @@ class AttentionCNNRegressor(RegressorMixin, _BaseAttentionCNN):  # noqa: D101
         # A constant column keeps the scale 1 (its targets are all about 0).
         self._target_scale = np.where(unit_std > 0, unit_std * peak, 1.0)
         return ((unit - unit_mean) * (peak / self._target_scale)).astype(np.float32)
+
+    def _targets_of_rows(self, y, y_enc: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        # The mean and scale of the rows kept, not of all of y.
+        return self._prepare_targets(_safe_indexing(y, rows))
 
     def _n_network_outputs(self, y_enc: np.ndarray) -> int:
         return y_enc.shape[1]

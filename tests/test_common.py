@@ -29,10 +29,6 @@ _NN_XFAILS = {
         "Integer weights are not equivalent to repeated rows for a network "
         "trained by stochastic mini-batches: the batches differ."
     ),
-    "check_sample_weights_invariance(kind=zeros)": (
-        "Rows with zero weight still shift the mini-batch composition and the "
-        "feature scaling, so the fit is not identical to dropping them."
-    ),
 }
 
 ESTIMATORS = [

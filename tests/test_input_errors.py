@@ -317,22 +317,22 @@ def test_class_weight_that_zeroes_every_row():
         _clf(class_weight={"no": 0.0, "yes": 0.0}).fit(_X(), _y_class())
 
 
-def test_infinite_class_weight():
-    message = "class_weight values must be finite and non-negative. Got {'yes': inf}."
+@pytest.mark.parametrize(
+    "weight, shown", [(np.inf, "inf"), (-2.0, "-2.0"), ("2", "'2'"), (None, "None")]
+)
+def test_class_weight_that_is_not_a_finite_non_negative_number(weight, shown):
+    message = (
+        "class_weight values must be finite and non-negative numbers. "
+        f"Got {{'yes': {shown}}}."
+    )
     with pytest.raises(ValueError, match=re.escape(message)):
-        _clf(class_weight={"yes": np.inf}).fit(_X(), _y_class())
+        _clf(class_weight={"yes": weight}).fit(_X(), _y_class())
 
 
 def test_class_weight_key_that_is_not_a_class():
     message = "class_weight has keys ['maybe'] that are not classes of y"
     with pytest.raises(ValueError, match=re.escape(message)):
         _clf(class_weight={"yes": 2.0, "maybe": 1.0}).fit(_X(), _y_class())
-
-
-def test_negative_class_weight():
-    message = "class_weight values must be finite and non-negative. Got {'yes': -2.0}."
-    with pytest.raises(ValueError, match=re.escape(message)):
-        _clf(class_weight={"yes": -2.0}).fit(_X(), _y_class())
 
 
 # -- predict -------------------------------------------------------------------------

@@ -211,6 +211,24 @@ def test_zero_weights_are_allowed_and_ignored(noise):
     assert list(clf.classes_) == ["a", "b"]  # a class with zero weight is kept
 
 
+@pytest.mark.parametrize("Est", [AttentionCNNClassifier, AttentionCNNRegressor])
+def test_zero_weight_rows_fit_as_if_they_were_not_passed(Est, mixed_frame):
+    X, y = mixed_frame
+    weights = np.where(np.arange(len(y)) % 3 == 0, 0.0, 1.0)
+    kept = weights > 0
+    # What zero-weight rows hold must not matter: wild targets, flipped labels.
+    if Est is AttentionCNNRegressor:
+        y = np.where(kept, X["income"].to_numpy() / 1e3, 1e5)
+    else:
+        y = np.where(kept, y, np.where(y == "yes", "no", "yes"))
+    params = {**LEARN, "early_stopping": True, "random_state": 3}
+    zeros = Est(**params).fit(X, y, sample_weight=weights)
+    alone = Est(**params).fit(X[kept], y[kept], sample_weight=weights[kept])
+    out = "predict_proba" if Est is AttentionCNNClassifier else "predict"
+    np.testing.assert_array_equal(getattr(zeros, out)(X), getattr(alone, out)(X))
+    assert len(zeros.history_) == len(alone.history_)
+
+
 def test_sample_weight_weighs_the_loss_of_the_regressor(noise):
     X, _ = noise
     y = np.array([0.0, 10.0] * 40)
