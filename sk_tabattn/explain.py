@@ -193,11 +193,13 @@ class Explanation:
     fusion_weights: pd.DataFrame | None = None
 
 
-def _feature_names(estimator) -> list[str]:
+def _feature_names(estimator, X=None) -> list:
     names = getattr(estimator, "feature_names_in_", None)
-    if names is None:
-        return [f"x{i}" for i in range(estimator.n_features_in_)]
-    return [str(n) for n in names]
+    if names is not None:
+        return [str(n) for n in names]
+    if isinstance(X, pd.DataFrame):  # labels scikit-learn does not keep: ints
+        return list(X.columns)
+    return [f"x{i}" for i in range(estimator.n_features_in_)]
 
 
 # -- recording a forward pass ------------------------------------------------------
@@ -445,7 +447,7 @@ def explain(
     _check_positive_int(batch_size, "batch_size", allow_none=True)
     X = _checked_table(estimator, X)
     parts = _run(estimator, X, batch_size=batch_size, n_steps=n_steps)
-    names = _feature_names(estimator)
+    names = _feature_names(estimator, X)
     flow = np.concatenate(parts["flow"])
     index = X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(len(flow))
     module = estimator.net_.module_

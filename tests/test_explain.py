@@ -265,6 +265,23 @@ def test_explain_leaves_the_model_untouched(mixed_frame, tiny_params):
     np.testing.assert_array_equal(clf.predict_proba(X), before)
 
 
+def test_explain_keeps_a_frames_integer_column_labels(tiny_params):
+    # pd.read_csv(header=None) names columns 0, 1, ...: scikit-learn keeps no
+    # feature_names_in_ for them, and the tables must still join back to X.
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame(rng.normal(size=(40, 3)), columns=[2, 5, 9])
+    clf = AttentionCNNClassifier(**tiny_params).fit(X, X[5] > 0)
+    ex = clf.explain(X.iloc[:4])
+    assert list(ex.feature_attribution.columns) == [2, 5, 9]
+    assert list(ex.feature_attention.columns) == [2, 5, 9]
+    assert ex.attention_maps[0].columns == [2, 5, 9]
+    assert list(clf.explain(X.to_numpy()[:4]).feature_attribution.columns) == [
+        "x0",
+        "x1",
+        "x2",
+    ]
+
+
 def test_explain_needs_a_fitted_estimator_and_the_fit_columns(mixed_frame, tiny_params):
     X, y = mixed_frame
     with pytest.raises(NotFittedError):
