@@ -555,6 +555,10 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
         tags.input_tags.sparse = True
+        # string and categorical stay False although DataFrames of strings and
+        # categories are taken: scikit-learn's checks read string=True as "fits
+        # any object cell" (a dict, say, which we refuse) and categorical=True
+        # as "give it rounded integer data", and no other tool reads them.
         return tags
 
 
