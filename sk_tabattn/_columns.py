@@ -71,7 +71,7 @@ def to_frame(X) -> pd.DataFrame:
                 f"Found array with 0 {what}(s) (shape={X.shape}) while a minimum "
                 "of 1 is required."
             )
-        return X
+        return _without_arrow_special_types(X)
     if sp.issparse(X):
         # A sparse matrix (e.g. one-hot output of a ColumnTransformer) is
         # densified: the network embeds every column as a token anyway.
@@ -83,6 +83,44 @@ def to_frame(X) -> pd.DataFrame:
         except (TypeError, ValueError):
             pass  # strings: handled column by column
     return pd.DataFrame(arr, copy=False)
+
+
+def _without_arrow_special_types(frame: pd.DataFrame) -> pd.DataFrame:
+    """Give pyarrow's ``null`` and ``dictionary`` columns their numpy form.
+
+    ``read_csv(dtype_backend="pyarrow")`` types a column without any value as
+    ``null[pyarrow]``, where the numpy backend reads float NaN, and
+    ``read_parquet(dtype_backend="pyarrow")`` reads a ``category`` column as
+    ``dictionary<...>[pyarrow]``. They become a float column of NaN (all
+    missing) and a ``category`` column, on a shallow copy of ``frame``.
+    """
+    special = [
+        j
+        for j, dtype in enumerate(frame.dtypes)
+        if isinstance(dtype, pd.ArrowDtype) and _arrow_special(dtype) is not None
+    ]
+    if not special:
+        return frame
+    frame = frame.copy(deep=False)  # the caller's frame stays as it was
+    for j in special:
+        column = frame.iloc[:, j]
+        if _arrow_special(column.dtype) == "null":
+            frame.isetitem(j, np.full(len(frame), np.nan))
+        else:  # pandas' astype("category") fails on a dictionary with nulls
+            values = column.to_numpy(dtype=object, na_value=None)
+            frame.isetitem(j, pd.Categorical(values))
+    return frame
+
+
+def _arrow_special(dtype: pd.ArrowDtype) -> str | None:
+    """Return "null" or "dictionary" for those pyarrow types, else None."""
+    import pyarrow as pa  # installed: the dtype is a pyarrow one
+
+    if pa.types.is_null(dtype.pyarrow_dtype):
+        return "null"
+    if pa.types.is_dictionary(dtype.pyarrow_dtype):
+        return "dictionary"
+    return None
 
 
 def column_kind(column: pd.Series) -> str:
@@ -179,12 +217,16 @@ def mask_from_spec(spec, feature_names, n: int) -> np.ndarray:
 
 # -- numeric columns -------------------------------------------------------------
 def numeric_block(
-    frame: pd.DataFrame, columns: np.ndarray, kinds: list[str] | None = None
+    frame: pd.DataFrame,
+    columns: np.ndarray,
+    kinds: list[str] | None = None,
+    empty: np.ndarray | None = None,
 ) -> np.ndarray:
     """Numeric columns as float64 (NaN for missing); inf is an error.
 
     ``kinds`` are the column kinds when fitting (already checked); at predict
     time they are recomputed, since dtypes may drift between fit and predict.
+    ``empty`` marks the columns that were all missing in fit (for errors).
     """
     values = plain_numeric_values(frame, columns)
     if values is None:
@@ -192,7 +234,8 @@ def numeric_block(
         for k, j in enumerate(columns):
             column, name = frame.iloc[:, j], frame.columns[j]
             kind = column_kind(column) if kinds is None else kinds[j]
-            values[:, k] = numeric_values(column, name, kind)
+            was_empty = empty is not None and bool(empty[k])
+            values[:, k] = numeric_values(column, name, kind, was_empty)
     infinite = np.isinf(values).any(axis=0)
     if infinite.any():
         bad = [frame.columns[columns[k]] for k in np.flatnonzero(infinite)]
@@ -219,8 +262,13 @@ def plain_numeric_values(frame: pd.DataFrame, columns: np.ndarray) -> np.ndarray
     return frame.iloc[:, columns].to_numpy(dtype=np.float64, copy=True)
 
 
-def numeric_values(column: pd.Series, name, kind: str) -> np.ndarray:
-    """Values of a numeric column as float64, NaN for every kind of missing."""
+def numeric_values(
+    column: pd.Series, name, kind: str, was_empty: bool = False
+) -> np.ndarray:
+    """Values of a numeric column as float64, NaN for every kind of missing.
+
+    ``was_empty``: the column was all missing in fit, and so taken as numeric.
+    """
     if kind == "categorical" and isinstance(column.dtype, pd.CategoricalDtype):
         if pd.api.types.is_numeric_dtype(column.cat.categories.dtype):
             kind = "numeric"  # numbers stored as a category dtype
@@ -228,6 +276,14 @@ def numeric_values(column: pd.Series, name, kind: str) -> np.ndarray:
         kind = "numeric"  # only missing values, whatever the dtype
     if kind == "categorical":
         example = column.dropna().iloc[0]
+        if was_empty:
+            raise ValueError(
+                f"Column {name!r} was all missing in fit, so it was taken as "
+                f"numeric, but holds strings or categories now (e.g. {example!r}). "
+                "To treat it as categorical, fit with a str dtype for it or list "
+                "it in categorical_features; else pass numbers, with NaN for "
+                "missing values."
+            )
         raise ValueError(
             f"Column {name!r} was numeric in fit but holds strings or categories now "
             f"(e.g. {example!r}). Pass numbers, with NaN for missing values."
@@ -249,37 +305,117 @@ def categories_kind(categories: np.ndarray) -> str:
     return pd.api.types.infer_dtype(categories, skipna=True)
 
 
-def check_category_kind(column: pd.Series, categories: np.ndarray, name) -> None:
-    """Refuse numbers where fit saw text, and text where it saw numbers.
+#: What the fitted categories were, by ``categories_kind``, in words.
+_FITTED_VALUES = {
+    "string": "text",
+    "integer": "numbers",
+    "floating": "numbers",
+    "boolean": "booleans",
+}
 
-    Categories are looked up by value, so 2 never matches the "2" of fit: every
-    row would silently count as a category never seen (a CSV column of codes
-    reads as int when no letter happens to be in the file, say).
+#: For (fitted, now) pairs that can match no category: how to pass the column.
+_CATEGORY_KIND_FIX = {
+    ("text", "numbers"): "as text, as in fit (a CSV: dtype={{{name!r}: str}})",
+    ("numbers", "text"): "as numbers, as in fit (pd.to_numeric)",
+    ("booleans", "text"): (
+        "as booleans, as in fit (e.g. X[{name!r}].map({{'True': True, "
+        "'False': False}}))"
+    ),
+    ("text", "booleans"): (
+        "as text, as in fit (X[{name!r}].astype('string') gives 'True' and 'False')"
+    ),
+}
+
+
+def values_kind(column: pd.Series) -> str:
+    """Return what a column holds: "text", "numbers", "booleans", or another kind.
+
+    A ``category`` column counts as what its categories are.
     """
-    fitted = categories_kind(categories)
-    if fitted not in ("string", "integer", "floating") or not column.notna().any():
-        return
     kind = column_kind(column)
     if isinstance(column.dtype, pd.CategoricalDtype):
-        numbers = pd.api.types.is_numeric_dtype(column.cat.categories.dtype)
-        kind = "numeric" if numbers else kind
-    if fitted == "string" and kind == "numeric":
-        was, now, fix = (
-            "text",
-            "numbers",
-            f"as text, as in fit (a CSV: dtype={{{name!r}: str}})",
-        )
-    elif fitted != "string" and kind == "categorical":
-        was, now, fix = "numbers", "text", "as numbers, as in fit (pd.to_numeric)"
-    else:
+        categories = column.cat.categories
+        if pd.api.types.is_bool_dtype(categories.dtype):
+            kind = "bool"
+        elif pd.api.types.is_numeric_dtype(categories.dtype):
+            kind = "numeric"
+    return {"categorical": "text", "numeric": "numbers", "bool": "booleans"}.get(
+        kind, kind
+    )
+
+
+def check_category_kind(column: pd.Series, categories: np.ndarray, name) -> None:
+    """Refuse values of a kind that matches none of a column's categories.
+
+    Categories are looked up by value, so 2 never matches the "2" of fit, nor
+    True the "True": every row would silently count as a category never seen
+    (a CSV column of codes reads as int when no letter happens to be in the
+    file; a bool column comes back from JSON or a text file as "True"/"False").
+    Numbers where fit saw text and the reverse are refused, and so are
+    booleans where fit saw text and the reverse.
+    """
+    was = _FITTED_VALUES.get(categories_kind(categories))
+    if was is None or not column.notna().any():
+        return
+    now = values_kind(column)
+    fix = _CATEGORY_KIND_FIX.get((was, now))
+    if fix is None:
         return
     example = column.dropna().iloc[0]
     if isinstance(example, np.generic):
         example = example.item()  # 2, not np.int64(2)
     raise ValueError(
         f"Column {name!r} held {was} in fit but holds {now} now (e.g. {example!r}), "
-        f"which match none of its categories. Pass it {fix}."
+        f"which match none of its categories. Pass it {fix.format(name=name)}."
     )
+
+
+def float_dtype(column: pd.Series) -> np.dtype | None:
+    """Return a column's numpy float dtype (a category's categories'), or None."""
+    dtype = column.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        dtype = dtype.categories.dtype
+    if not pd.api.types.is_float_dtype(dtype):
+        return None
+    return np.dtype(getattr(dtype, "numpy_dtype", dtype))  # Float32, pyarrow
+
+
+def coarse_float_dtype(
+    column: pd.Series, categories: np.ndarray, fitted: np.dtype | None
+) -> np.dtype | None:
+    """Return the float dtype to look float categories up in, None for exact.
+
+    ``float32(0.3) != 0.3``: a float column whose precision changed between
+    fit and now (``read_csv(dtype="float32")``, an ``.astype`` to save memory)
+    matched no category. Both sides are then compared at the coarser of the
+    two precisions, unless that would merge distinct fitted categories.
+
+    Parameters
+    ----------
+    column : Series
+        The column now.
+    categories : ndarray of object
+        Its categories seen in fit.
+    fitted : numpy dtype or None
+        The column's float dtype in fit (None: not a float dtype).
+
+    Returns
+    -------
+    dtype : numpy dtype or None
+        The coarser float dtype, or None for a lookup by exact value.
+    """
+    now = float_dtype(column)
+    if now is None or categories_kind(categories) != "floating":
+        return None
+    was = np.dtype(np.float64) if fitted is None else fitted  # Python floats
+    if now == was:
+        return None
+    coarse = min(was, now, key=lambda d: d.itemsize)
+    with np.errstate(over="ignore"):  # beyond float32's range: inf, unseen
+        rounded = categories.astype(coarse)
+    if len(np.unique(rounded)) < len(rounded):
+        return None
+    return coarse
 
 
 def to_float32(values: np.ndarray, frame: pd.DataFrame, columns) -> np.ndarray:

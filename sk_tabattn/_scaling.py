@@ -32,6 +32,50 @@ _NORMAL_CLIP = (
 )
 
 
+class ConstantColumns:
+    """The numeric columns that had at most one value in ``fit``, pinned to it.
+
+    Such a column carries no signal in ``fit``, and its token's weight learns
+    nothing there: another value at predict time would move every prediction
+    by that untrained weight times its scaled distance. So every observed
+    value of a column constant in ``fit`` is encoded as that constant, and
+    every value of a column all missing in ``fit`` as missing (the only token
+    of it that trained). Missing values stay missing.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n_samples, n_numeric), dtype float64
+        The numeric block of ``fit`` (NaN for missing, no infinity).
+
+    Attributes
+    ----------
+    pinned : ndarray of shape (n_numeric,), dtype bool
+        Columns constant or all missing in ``fit``.
+    empty : ndarray of shape (n_numeric,), dtype bool
+        Columns all missing in ``fit``.
+    value : ndarray of shape (n_numeric,), dtype float64
+        A constant column's value; NaN for the other columns.
+    """
+
+    def __init__(self, values: np.ndarray):
+        observed = ~np.isnan(values)
+        lo = np.where(observed, values, np.inf).min(axis=0, initial=np.inf)
+        hi = np.where(observed, values, -np.inf).max(axis=0, initial=-np.inf)
+        self.empty = ~observed.any(axis=0)
+        constant = (lo == hi) & ~self.empty
+        self.pinned = constant | self.empty
+        self.value = np.where(constant, lo, np.nan)
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        """Pin the columns of ``values`` (modified in place, and returned)."""
+        if self.pinned.any():
+            block = values[:, self.pinned]
+            values[:, self.pinned] = np.where(
+                np.isnan(block), np.nan, self.value[self.pinned]
+            )
+        return values
+
+
 class _Identity:
     def __call__(self, values: np.ndarray) -> np.ndarray:
         return values
@@ -105,7 +149,7 @@ class _Quantile:
             subsample=None,
         )
         if self.observed.any():
-            self.transformer.fit(values[:, self.observed])
+            _fit_quantiles(self.transformer, values[:, self.observed])
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -153,6 +197,23 @@ class _Quantile:
         return out
 
 
+def _fit_quantiles(transformer: QuantileTransformer, values: np.ndarray) -> None:
+    """Fit ``transformer``, also on columns whose range exceeds float64's.
+
+    ``np.nanpercentile`` interpolates between neighbouring values through their
+    difference, which overflows between -1.7e308 and 1.7e308 and gave NaN
+    quantiles. Such columns are fitted halved and their quantiles doubled:
+    scaling by a power of two changes no rounding away from the subnormals.
+    """
+    # The values are finite: an overflow can only be in sklearn's first
+    # finiteness check (their sum), which then checks value by value.
+    with np.errstate(over="ignore", invalid="ignore"):
+        span = np.nanmax(values, axis=0) - np.nanmin(values, axis=0)
+        scale = np.where(np.isfinite(span), 1.0, 0.5)
+        transformer.fit(values * scale if (scale < 1).any() else values)
+    transformer.quantiles_ = transformer.quantiles_ / scale
+
+
 class _Interpolation:
     """``np.interp`` of each row of ``x`` on the matching row of fixed ``xp``.
 
@@ -175,8 +236,15 @@ class _Interpolation:
         if self.n_points == 1:
             return
         self.search = GridSearch(xp)
-        self.slope = (fp[1:] - fp[:-1]) / (xp[:, 1:] - xp[:, :-1])
+        width = xp[:, 1:] - xp[:, :-1]
+        self.slope = (fp[1:] - fp[:-1]) / width
         self.tied_last = bool((xp[:, -1] == xp[:, -2]).any())
+        # Segments where np.interp's arithmetic fails: a subnormal width makes
+        # the slope infinite (inf * 0 is NaN at the segment's start), and one
+        # wider than float64's range (from -1.7e308 to 1.7e308) makes
+        # x - xp[j] infinite. Zero-width segments are never used (see above).
+        unsafe = (width > 0) & ~(torch.isfinite(width) & torch.isfinite(self.slope))
+        self.unsafe = unsafe if bool(unsafe.any()) else None
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """Return the interpolation of ``x`` (``(n_rows, n)``); NaN stays NaN."""
@@ -186,6 +254,11 @@ class _Interpolation:
         j = self.search(x).sub_(1).clamp_(0, self.n_points - 2)
         x0 = xp.gather(1, j)
         out = self.slope.gather(1, j).mul_(x - x0).add_(fp[j])
+        unsafe = getattr(self, "unsafe", None)  # None: unpickled before it
+        if unsafe is not None:
+            redo = unsafe.gather(1, j) & ~x.isnan()
+            if bool(redo.any()):
+                out[redo] = _segment_fraction(x, xp, j, fp, redo)
         # A zero-width segment is only reached at or beyond a tied last point
         # (j is the last index with xp[j] <= x, clamped to the last segment),
         # where np.interp gives the last value (NaN compares False: stays NaN).
@@ -193,3 +266,30 @@ class _Interpolation:
             x1, y1 = xp.gather(1, j + 1), fp[j + 1]
             out = torch.where((x1 == x0) & (x >= x1), y1, out)
         return out
+
+
+def _segment_fraction(
+    x: torch.Tensor,
+    xp: torch.Tensor,
+    j: torch.Tensor,
+    fp: torch.Tensor,
+    where: torch.Tensor,
+) -> torch.Tensor:
+    """Interpolate ``x[where]`` in its segment ``j`` as a fraction of its width.
+
+    ``(x - xp[j]) / (xp[j + 1] - xp[j])`` stays finite where the slope does
+    not: a subnormal width divides a difference no larger than itself, and a
+    width beyond float64's range is computed on halved values (which lose at
+    most a subnormal's last bit, nothing next to such a width). The result is
+    clipped to the segment's values, so the transform stays monotone.
+    """
+    xv, jv = x[where], j[where]
+    x0, x1 = xp.gather(1, j)[where], xp.gather(1, j + 1)[where]
+    width = x1 - x0
+    fraction = torch.where(
+        torch.isfinite(width),
+        (xv - x0) / width,
+        (xv * 0.5 - x0 * 0.5) / (x1 * 0.5 - x0 * 0.5),
+    )
+    y0, y1 = fp[jv], fp[jv + 1]
+    return (y0 + (y1 - y0) * fraction).clamp(min=y0, max=y1)

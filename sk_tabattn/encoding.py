@@ -13,13 +13,15 @@ from sklearn.utils.validation import check_is_fitted
 from ._columns import (
     check_category_kind,
     check_numeric_kind,
+    coarse_float_dtype,
     column_kind,
+    float_dtype,
     mask_from_spec,
     numeric_block,
     to_float32,
     to_frame,
 )
-from ._scaling import make_scaler
+from ._scaling import ConstantColumns, make_scaler
 from ._validation import (
     Interval,
     StrOptions,
@@ -68,7 +70,12 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
       the rare index if the column has one, else 0. Values are matched by
       value, so a column that was ``category`` in ``fit`` may arrive as
       ``object`` or ``str``, or with its categories in another order, and is
-      encoded identically.
+      encoded identically; float categories match across ``float32`` and
+      ``float64`` (at the coarser precision, unless that would merge
+      categories of ``fit``). Values of a kind that matches none of the
+      categories (numbers where ``fit`` saw text, booleans where it saw text,
+      and the reverse) raise a ``ValueError`` naming the column. pyarrow's
+      ``dictionary`` type counts as ``category``.
     - **datetime, timedelta, period, mixed types** (e.g. numbers and strings
       in one object column): a ``TypeError`` that names the column and says
       how to convert it, unless ``categorical_features`` lists the column, in
@@ -90,8 +97,11 @@ default="from_dtype"
         quantile, such as the zeros of a zero-inflated column, takes the middle
         of its quantile range, where sklearn's transform clips it to -5.2 or
         +5.2), ``"standard"``: zero mean, unit variance, ``"none"``: as given.
-        Statistics ignore missing values; a constant or all-missing column is
-        accepted and carries no signal.
+        Statistics ignore missing values; a constant or all-missing column
+        (also pyarrow's ``null`` type) is accepted and carries no signal, at
+        predict time too: every observed value of a column constant in
+        ``fit`` is encoded as that constant, and every value of a column all
+        missing in ``fit`` as missing (its token's weight learnt nothing).
     min_frequency : int, default=5
         Categories seen fewer times in ``fit`` share one "rare" index.
     max_categories : int, default=512
@@ -189,6 +199,7 @@ default="from_dtype"
         categorical_columns = np.flatnonzero(is_cat)
         numeric = numeric_block(frame, numeric_columns, kinds)
         scaler = make_scaler(self.numeric_transform, numeric)
+        constants = ConstantColumns(numeric)
         lookups = [
             self._fit_categories(frame.iloc[:, j], frame.columns[j])
             for j in categorical_columns
@@ -202,7 +213,11 @@ default="from_dtype"
         self.numeric_columns_ = numeric_columns
         self.categorical_columns_ = categorical_columns
         self._scaler = scaler
+        self._constants = constants
         self._lookups = [(cats, lookup) for cats, lookup, _ in lookups]
+        self._category_floats = [
+            float_dtype(frame.iloc[:, j]) for j in categorical_columns
+        ]
         self.categories_ = [cats[:n_kept] for cats, _, n_kept in lookups]
         # Index 0 (missing/unknown), the kept ones, and one shared rare index.
         self.cardinalities_ = [
@@ -292,7 +307,13 @@ default="from_dtype"
                 f"X has {frame.shape[1]} features, but {type(self).__name__} is "
                 f"expecting {self.n_features_in_} features as input."
             )
-        numeric = numeric_block(frame, self.numeric_columns_)
+        # Encoders pickled before constant columns were pinned predict as they
+        # did (they have no ``_constants``).
+        constants = getattr(self, "_constants", None)
+        empty = None if constants is None else constants.empty
+        numeric = numeric_block(frame, self.numeric_columns_, empty=empty)
+        if constants is not None:
+            numeric = constants(numeric)
         x_num = to_float32(self._scaler(numeric), frame, self.numeric_columns_)
         x_cat = np.empty((len(frame), len(self.categorical_columns_)), dtype=np.int64)
         for k, (j, (cats, lookup)) in enumerate(
@@ -303,17 +324,31 @@ default="from_dtype"
             values = column.to_numpy(dtype=object)
             # Position -1 (missing, or not seen in fit) becomes index 0; unseen
             # ones then move to the rare index where there is one.
-            try:
-                position = pd.Index(cats, dtype=object).get_indexer(values)
-            except TypeError as exc:  # e.g. lists or dicts as values
-                raise TypeError(
-                    f"Column {frame.columns[j]!r} is categorical but holds values "
-                    f"that cannot be looked up as categories ({exc}). Convert them "
-                    "with .astype(str)."
-                ) from None
+            position = self._positions(column, values, k, frame.columns[j])
             x_cat[:, k] = lookup[position + 1]
             self._send_unseen_to_rare(x_cat[:, k], values, position, k)
         return EncodedTable(x_num, x_cat)
+
+    def _positions(
+        self, column: pd.Series, values: np.ndarray, k: int, name
+    ) -> np.ndarray:
+        """Position of each value among column ``k``'s categories (-1: none)."""
+        cats = self._lookups[k][0]
+        # Encoders pickled before float precisions were kept count as float64.
+        floats = getattr(self, "_category_floats", None)
+        fitted = None if floats is None else floats[k]
+        coarse = coarse_float_dtype(column, cats, fitted)
+        if coarse is not None:  # float categories, another precision now
+            with np.errstate(over="ignore"):
+                now = column.to_numpy(dtype=coarse, na_value=np.nan)
+                return pd.Index(cats.astype(coarse)).get_indexer(now)
+        try:
+            return pd.Index(cats, dtype=object).get_indexer(values)
+        except TypeError as exc:  # e.g. lists or dicts as values
+            raise TypeError(
+                f"Column {name!r} is categorical but holds values that cannot be "
+                f"looked up as categories ({exc}). Convert them with .astype(str)."
+            ) from None
 
     def _send_unseen_to_rare(
         self, indices: np.ndarray, values: np.ndarray, position: np.ndarray, k: int

@@ -318,6 +318,21 @@ def test_numeric_column_with_strings_at_predict_names_it():
         enc.encode(bad)
 
 
+def test_text_in_a_column_all_missing_in_fit_says_so():
+    # An empty free-text column (all None) is numeric in fit: the error said
+    # it "was numeric in fit", which the user never gave it.
+    X = pd.DataFrame({"comment": pd.Series([None] * 4, dtype=object), "v": 1.0})
+    enc = TabularEncoder().fit(X)
+    message = (
+        "Column 'comment' was all missing in fit, so it was taken as numeric, but "
+        "holds strings or categories now (e.g. 'late delivery'). To treat it as "
+        "categorical, fit with a str dtype for it or list it in "
+        "categorical_features; else pass numbers, with NaN for missing values."
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        enc.encode(X.assign(comment=["late delivery", None, None, None]))
+
+
 @pytest.mark.parametrize(
     "code",
     [
@@ -354,12 +369,114 @@ def test_text_where_fit_saw_numbers_is_refused(code):
     enc.encode(X.assign(code=pd.Categorical([1, 2, 4] * 6)))
 
 
+@pytest.mark.parametrize(
+    "member",
+    [
+        ["True", "False", None] * 6,
+        pd.array(["True", "False", None] * 6, dtype="string"),
+        pd.Categorical(["True", "False", "True"] * 6),
+    ],
+    ids=["object", "string", "category of str"],
+)
+def test_text_where_fit_saw_booleans_is_refused(member):
+    # "True" never matches True: every row was silently unseen (a bool column
+    # read back from JSON or a text file, say).
+    X = pd.DataFrame({"member": [True, False, True] * 6, "v": np.arange(18.0)})
+    enc = TabularEncoder(min_frequency=1).fit(X)
+    message = (
+        "Column 'member' held booleans in fit but holds text now (e.g. 'True'), "
+        "which match none of its categories. Pass it as booleans, as in fit "
+        "(e.g. X['member'].map({'True': True, 'False': False}))."
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        enc.encode(X.assign(member=member))
+    fixed = X.assign(member=pd.Series(member, dtype=object))
+    fixed["member"] = fixed["member"].map({"True": True, "False": False})
+    expected = enc.encode(X.assign(member=[True, False, True] * 6)).x_cat
+    np.testing.assert_array_equal(enc.encode(fixed).x_cat[:2], expected[:2])
+
+
+@pytest.mark.parametrize(
+    "member",
+    [
+        [True, False, True] * 6,
+        pd.array([True, False, None] * 6, dtype="boolean"),
+        pd.Categorical([True, False, True] * 6),
+    ],
+    ids=["bool", "boolean", "category of bool"],
+)
+def test_booleans_where_fit_saw_text_are_refused(member):
+    X = pd.DataFrame({"member": ["True", "False", "True"] * 6, "v": np.arange(18.0)})
+    enc = TabularEncoder(min_frequency=1).fit(X)
+    message = (
+        "Column 'member' held text in fit but holds booleans now (e.g. True), "
+        "which match none of its categories. Pass it as text, as in fit "
+        "(X['member'].astype('string') gives 'True' and 'False')."
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        enc.encode(X.assign(member=member))
+    fixed = X.assign(member=pd.Series(member).astype("string"))
+    np.testing.assert_array_equal(enc.encode(fixed).x_cat[:2], enc.encode(X).x_cat[:2])
+
+
+@pytest.mark.parametrize(
+    ("fit_dtype", "predict_dtype"),
+    [
+        ("float64", "float32"),
+        ("float32", "float64"),
+        ("float64", "Float32"),
+        ("float32", "category"),
+    ],
+)
+def test_float_categories_match_across_precisions(fit_dtype, predict_dtype):
+    # float32(0.3) != 0.3: a grade column read with dtype="float32" at predict
+    # time matched no category.
+    X = pd.DataFrame({"grade": [0.1, 0.3, 0.7, np.nan] * 3, "v": np.arange(12.0)})
+    enc = TabularEncoder(categorical_features=["grade"], min_frequency=1)
+    enc.fit(X.astype({"grade": fit_dtype}))
+    expected = enc.encode(X.astype({"grade": fit_dtype})).x_cat
+    assert expected[:3, 0].tolist() == [1, 2, 3]
+    got = enc.encode(X.astype({"grade": predict_dtype})).x_cat
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_float_categories_stay_apart_when_a_coarser_precision_would_merge_them():
+    X = pd.DataFrame({"grade": [0.1, 0.1 + 1e-12] * 3})
+    enc = TabularEncoder(categorical_features=["grade"], min_frequency=1).fit(X)
+    assert enc.encode(X).x_cat[:2, 0].tolist() == [1, 2]
+    # Exact lookup then: float32's 0.1 is neither.
+    assert (enc.encode(X.astype("float32")).x_cat == 0).all()
+
+
 def test_categorical_column_with_other_types_at_predict_is_unknown():
     enc = TabularEncoder(min_frequency=1).fit(_frame())
     new = _frame().assign(city=[1, "paris", 2.5] * 20)
     codes = enc.encode(new).x_cat[:, 0]
     assert (codes[0::3] == 0).all() and (codes[2::3] == 0).all()
     assert (codes[1::3] == enc.encode(_frame().assign(city="paris")).x_cat[0, 0]).all()
+
+
+def test_pyarrow_null_and_dictionary_columns_are_read_as_their_numpy_forms():
+    # read_csv(dtype_backend="pyarrow") types an empty column null[pyarrow];
+    # read_parquet(dtype_backend="pyarrow") a category column dictionary<...>.
+    # fit refused both, and predict the first.
+    pa = pytest.importorskip("pyarrow")
+    numpy_form = _city_frame("category").assign(empty=np.nan)
+    arrow = numpy_form.astype(
+        {"city": pd.ArrowDtype(pa.dictionary(pa.int8(), pa.string()))}
+    ).assign(empty=pd.array([None] * 18, dtype=pd.ArrowDtype(pa.null())))
+    dtypes = arrow.dtypes.copy()
+    enc = TabularEncoder(min_frequency=1).fit(arrow)
+    reference = TabularEncoder(min_frequency=1).fit(numpy_form)
+    assert enc.categorical_columns_.tolist() == [0]
+    assert enc.numeric_columns_.tolist() == [1, 2]
+    for frame in (arrow, numpy_form):
+        np.testing.assert_array_equal(enc.transform(frame), reference.transform(frame))
+    np.testing.assert_array_equal(
+        reference.transform(numpy_form.assign(v=arrow["empty"])),
+        reference.transform(numpy_form.assign(v=np.nan)),
+    )
+    pd.testing.assert_series_equal(arrow.dtypes, dtypes)  # input left as it was
 
 
 # -- numeric columns -----------------------------------------------------------------
@@ -536,6 +653,33 @@ def test_quantile_scaling_through_the_grid_gives_searchsorteds_numbers(
     assert all(isinstance(i.search, _SearchSorted) for i in plain._interpolations)
 
 
+def test_quantile_scaling_keeps_tiny_and_huge_values_finite_and_in_order(
+    monkeypatch,
+):
+    # exp(-x) underflows to subnormals and zeros: their segments' slopes were
+    # infinite, and inf * 0 gave NaN, read as missing. Between -1.7e308 and
+    # 1.7e308, the quantiles and x - xp[j] overflowed: all NaN.
+    rng = np.random.RandomState(0)
+    tiny = np.exp(-rng.uniform(0, 800, 400))
+    huge = rng.choice([-1.7e308, -1e300, 0.0, 1e300, 1.7e308], 400)
+    ends = np.repeat([-1.7e308, 1.7e308], 200)
+    train = np.column_stack([tiny, -tiny, huge, ends])
+    extra = [
+        [0.0, -5e-324, -1e308, -1e308],
+        [5e-324, 0.0, 1.0, 0.0],
+        [1e-310, -1e-310, 1.5e308, 1e308],
+    ]
+    test = np.sort(np.vstack([train, extra]), axis=0)
+    scaler = TabularEncoder().fit(train)._scaler
+    z = scaler(test)
+    assert np.isfinite(z).all()
+    assert (np.diff(z, axis=0) >= 0).all()
+    assert len(np.unique(z[:, 2])) >= 5  # the huge values stay apart
+    assert z[0, 3] < z[-1, 3]
+    monkeypatch.setattr(_scaling, "GridSearch", _SearchSorted)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(scaler))(test), z)
+
+
 def test_quantile_scaler_pickled_without_its_transform_constants_still_loads():
     # Models pickled before the written-out transform hold only the mask of
     # observed columns and the fitted QuantileTransformer; nothing else is
@@ -616,9 +760,49 @@ def test_constant_and_all_missing_columns_are_accepted(transform):
     assert np.isnan(x_num[:, 1]).all()
 
 
+@pytest.mark.parametrize("transform", ["quantile", "standard", "none"])
+def test_constant_and_all_missing_columns_carry_no_signal_at_predict(transform):
+    # Their token weights learnt nothing in fit: another value at predict time
+    # moved every prediction (a flag never set in the training period, say).
+    X = pd.DataFrame(
+        {"const": [3.0] * 5 + [np.nan], "empty": [np.nan] * 6, "v": np.arange(6.0)}
+    )
+    enc = TabularEncoder(numeric_transform=transform).fit(X)
+    fitted = enc.encode(X).x_num
+    new = pd.DataFrame(
+        {
+            "const": [3.0, -1.0, 1e6, np.nan, 0.0],
+            "empty": [1.0, -5.0, np.nan, 0.0, 1e6],
+            "v": [0.0, 1.0, 2.0, 3.0, 4.0],
+        }
+    )
+    x_num = enc.encode(new).x_num
+    np.testing.assert_array_equal(x_num[[0, 1, 2, 4], 0], fitted[0, 0])
+    assert np.isnan(x_num[3, 0])  # missing stays missing
+    assert np.isnan(x_num[:, 1]).all()
+    np.testing.assert_array_equal(x_num[:, 2], fitted[:5, 2])
+    # An encoder pickled before this rule encodes as it did.
+    old = pickle.loads(pickle.dumps(enc))
+    del old._constants
+    np.testing.assert_array_equal(
+        old.encode(new).x_num, old._scaler(new.to_numpy()).astype(np.float32)
+    )
+
+
+def test_estimator_ignores_a_column_constant_in_fit():
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame({"a": rng.normal(size=60), "flag": 0.0})
+    y = (X["a"] > 0).astype(int)
+    model = AttentionCNNClassifier(**FAST).fit(X, y)
+    np.testing.assert_array_equal(
+        model.predict_proba(X.assign(flag=1.0)), model.predict_proba(X)
+    )
+
+
 def test_values_too_large_for_float32_are_refused():
     X = pd.DataFrame({"big": [1e300, 1.0, 2.0]})
-    enc = TabularEncoder(numeric_transform="none").fit(pd.DataFrame({"big": [1.0]}))
+    fit = pd.DataFrame({"big": [1.0, 2.0]})
+    enc = TabularEncoder(numeric_transform="none").fit(fit)
     with pytest.raises(ValueError, match=re.escape("Column(s) 'big' hold values")):
         enc.encode(X)
     # The quantile transform maps them into range.

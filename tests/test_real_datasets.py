@@ -149,7 +149,11 @@ def test_adult_fits_as_loaded_and_predicts_unseen_categories(adult, adult_model)
     country = list(enc.categorical_columns_).index(
         ADULT_COLUMNS.index("native_country")
     )
-    assert (enc.encode(X_test).x_cat[unseen, country] == 0).all()
+    # Unseen in training: the column's trained rare index (its last), as the
+    # training rows' rare countries.
+    rare = enc.cardinalities_[country] - 1
+    assert rare > len(enc.categories_[country])  # the column has a rare index
+    assert (enc.encode(X_test).x_cat[unseen, country] == rare).all()
     assert roc_auc_score(y_test == ">50K", proba[:, 1]) > 0.8
 
 
