@@ -76,6 +76,11 @@ def to_frame(X) -> pd.DataFrame:
         # A sparse matrix (e.g. one-hot output of a ColumnTransformer) is
         # densified: the network embeds every column as a token anyway.
         X = check_array(X, accept_sparse=True, ensure_all_finite=False).toarray()
+    if getattr(X, "dtype", None) is not None and X.dtype.kind == "S":
+        raise TypeError(
+            f"X is a numpy array of bytes (dtype {X.dtype.str}), whose encoding "
+            "is unknown. Decode it first, e.g. X.astype(str) for ASCII text."
+        )
     arr = check_array(X, dtype=None, ensure_all_finite=False)
     if arr.dtype.kind == "O":
         try:

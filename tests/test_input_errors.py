@@ -137,6 +137,16 @@ def test_objects_that_are_neither_numbers_nor_strings():
         TabularEncoder().fit(X)
 
 
+def test_a_numpy_array_of_bytes_says_to_decode_it():
+    X = np.array([[b"a", b"1.5"], [b"b", b"2.5"]] * 10)  # h5py, np.loadtxt(bytes)
+    message = "X is a numpy array of bytes (dtype |S3), whose encoding is unknown."
+    with pytest.raises(TypeError, match=re.escape(message)):
+        _clf().fit(X, [0, 1] * 10)
+    fitted = _clf().fit(X.astype(str), [0, 1] * 10)
+    with pytest.raises(TypeError, match=re.escape(message)):
+        fitted.predict(X)
+
+
 def test_duplicated_column_names_encoder():
     X = pd.concat([_X(), _X()[["age"]]], axis=1)
     message = "X has duplicated column names: 'age'. Rename them"
