@@ -369,53 +369,69 @@ def test_text_where_fit_saw_numbers_is_refused(code):
     enc.encode(X.assign(code=pd.Categorical([1, 2, 4] * 6)))
 
 
-@pytest.mark.parametrize(
-    "member",
-    [
-        ["True", "False", None] * 6,
-        pd.array(["True", "False", None] * 6, dtype="string"),
-        pd.Categorical(["True", "False", "True"] * 6),
-    ],
-    ids=["object", "string", "category of str"],
+_BOOLEANS_NOW_TEXT = (
+    "Column 'member' held booleans in fit but holds text now (e.g. 'True'), "
+    "which match none of its categories. Pass it as booleans, as in fit "
+    "(e.g. X['member'].map({'True': True, 'False': False}))."
 )
-def test_text_where_fit_saw_booleans_is_refused(member):
+_TEXT_NOW_BOOLEANS = (
+    "Column 'member' held text in fit but holds booleans now (e.g. True), "
+    "which match none of its categories. Pass it as text, as in fit "
+    "(X['member'].astype('string') gives 'True' and 'False')."
+)
+
+
+def _as_booleans(member) -> pd.Series:
+    return pd.Series(member, dtype=object).map({"True": True, "False": False})
+
+
+def _as_text(member) -> pd.Series:
+    return pd.Series(member).astype("string")
+
+
+@pytest.mark.parametrize(
+    ("fitted", "member", "message", "repair"),
+    [
+        (True, ["True", "False", None] * 6, _BOOLEANS_NOW_TEXT, _as_booleans),
+        (
+            True,
+            pd.array(["True", "False", None] * 6, dtype="string"),
+            _BOOLEANS_NOW_TEXT,
+            _as_booleans,
+        ),
+        (
+            True,
+            pd.Categorical(["True", "False", "True"] * 6),
+            _BOOLEANS_NOW_TEXT,
+            _as_booleans,
+        ),
+        (False, [True, False, True] * 6, _TEXT_NOW_BOOLEANS, _as_text),
+        (
+            False,
+            pd.array([True, False, None] * 6, dtype="boolean"),
+            _TEXT_NOW_BOOLEANS,
+            _as_text,
+        ),
+        (False, pd.Categorical([True, False, True] * 6), _TEXT_NOW_BOOLEANS, _as_text),
+    ],
+    ids=[
+        "object for bool",
+        "string for bool",
+        "category of str for bool",
+        "bool for text",
+        "boolean for text",
+        "category of bool for text",
+    ],
+)
+def test_booleans_and_text_for_each_other_are_refused(fitted, member, message, repair):
     # "True" never matches True: every row was silently unseen (a bool column
-    # read back from JSON or a text file, say).
-    X = pd.DataFrame({"member": [True, False, True] * 6, "v": np.arange(18.0)})
+    # read back from JSON or a text file, say), and the reverse.
+    values = [True, False, True] * 6 if fitted else ["True", "False", "True"] * 6
+    X = pd.DataFrame({"member": values, "v": np.arange(18.0)})
     enc = TabularEncoder(min_frequency=1).fit(X)
-    message = (
-        "Column 'member' held booleans in fit but holds text now (e.g. 'True'), "
-        "which match none of its categories. Pass it as booleans, as in fit "
-        "(e.g. X['member'].map({'True': True, 'False': False}))."
-    )
     with pytest.raises(ValueError, match=re.escape(message)):
         enc.encode(X.assign(member=member))
-    fixed = X.assign(member=pd.Series(member, dtype=object))
-    fixed["member"] = fixed["member"].map({"True": True, "False": False})
-    expected = enc.encode(X.assign(member=[True, False, True] * 6)).x_cat
-    np.testing.assert_array_equal(enc.encode(fixed).x_cat[:2], expected[:2])
-
-
-@pytest.mark.parametrize(
-    "member",
-    [
-        [True, False, True] * 6,
-        pd.array([True, False, None] * 6, dtype="boolean"),
-        pd.Categorical([True, False, True] * 6),
-    ],
-    ids=["bool", "boolean", "category of bool"],
-)
-def test_booleans_where_fit_saw_text_are_refused(member):
-    X = pd.DataFrame({"member": ["True", "False", "True"] * 6, "v": np.arange(18.0)})
-    enc = TabularEncoder(min_frequency=1).fit(X)
-    message = (
-        "Column 'member' held text in fit but holds booleans now (e.g. True), "
-        "which match none of its categories. Pass it as text, as in fit "
-        "(X['member'].astype('string') gives 'True' and 'False')."
-    )
-    with pytest.raises(ValueError, match=re.escape(message)):
-        enc.encode(X.assign(member=member))
-    fixed = X.assign(member=pd.Series(member).astype("string"))
+    fixed = X.assign(member=repair(member))
     np.testing.assert_array_equal(enc.encode(fixed).x_cat[:2], enc.encode(X).x_cat[:2])
 
 
