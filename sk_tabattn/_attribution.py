@@ -20,9 +20,9 @@ def missing_rates(x_num: np.ndarray, x_cat: np.ndarray) -> np.ndarray:
 def reference_tokens(tokenizer, missing_rate: np.ndarray | None = None) -> torch.Tensor:
     """Token of each column for the reference row, ``[F, d_token]``.
 
-    The observed part is a numeric column's token at encoded value 0, or a
-    categorical column's mean category embedding (index 0, missing/unknown,
-    left out when the column has other categories). It is mixed with the
+    The observed part is the column's neutral token (a numeric column's token
+    at encoded value 0, a categorical column's mean category embedding: see
+    ``FeatureTokenizer.neutral_tokens``). It is mixed with the
     column's missing token (index 0's for categorical columns) by
     ``missing_rate``, the column's share of missing values in training
     (zeros if None: a model pickled before the shares were kept):
@@ -30,30 +30,14 @@ def reference_tokens(tokenizer, missing_rate: np.ndarray | None = None) -> torch
     column missing in every row sits at its missing token, as every row does,
     so its attribution is exactly 0.
     """
-    parts, missing = [], []
-    if tokenizer.n_numeric:
-        zeros = tokenizer.num_bias.new_zeros(1, tokenizer.n_numeric)
-        with torch.no_grad():
-            parts.append(tokenizer.numeric_tokens(zeros)[0])
-        missing.append(tokenizer.num_missing.detach())
-    if tokenizer.n_categorical:
-        table = tokenizer.cat_embedding.weight.detach()
-        offsets = tokenizer.cat_offsets.tolist() + [len(table)]
-        means = []
-        for j in range(tokenizer.n_categorical):
-            rows = table[offsets[j] : offsets[j + 1]]
-            means.append(rows[1:].mean(dim=0) if len(rows) > 1 else rows[0])
-        bias = tokenizer.cat_bias.detach()
-        parts.append(torch.stack(means) + bias)
-        missing.append(table[offsets[:-1]] + bias)
-    observed = torch.cat(parts).float()
+    observed = tokenizer.neutral_tokens().float()
     if missing_rate is None:
         return observed
     rate = torch.as_tensor(missing_rate, dtype=torch.float32)
     rate = rate.to(observed.device).unsqueeze(-1)
     # A rate of 0 must leave the token bit-for-bit (attributions of columns
     # without missing values do not move), so no lerp: 1 * a + 0 * b == a.
-    return (1 - rate) * observed + rate * torch.cat(missing).float()
+    return (1 - rate) * observed + rate * tokenizer.missing_tokens().float()
 
 
 def explained_output(out: torch.Tensor, classes: torch.Tensor | None) -> torch.Tensor:

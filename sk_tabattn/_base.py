@@ -310,6 +310,9 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
             self.net_ = self._build_net(encoder, streams, train, valid, batch_size)
             self.net_.fit(train, None)
         self.history_ = self.net_.history
+        # A missing token that no training row reached learnt nothing: a
+        # missing value there at predict time gets the neutral token instead.
+        self.net_.module_.tokenizer.neutralise_missing(train.never_missing())
         if not module_is_finite(self.net_.module_):
             raise FloatingPointError(
                 "Training diverged: the network's weights became NaN or infinite "

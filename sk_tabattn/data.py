@@ -68,6 +68,15 @@ class TabularDataset(Dataset):
         xs = {k: v[start:stop] for k, v in self.inputs.items()}
         return xs, None if self.y is None else self.y[start:stop]
 
+    def never_missing(self) -> torch.Tensor:
+        """Which columns have no missing value in these rows, in token order.
+
+        A BoolTensor of shape ``(n_numeric + n_categorical,)``: no NaN in a
+        numeric column, no index 0 (missing or unknown) in a categorical one.
+        """
+        x_num, x_cat = self.inputs["x_num"], self.inputs["x_cat"]
+        return torch.cat([~torch.isnan(x_num).any(dim=0), (x_cat != 0).all(dim=0)])
+
 
 class TensorBatchIterator:
     """Iterate over a :class:`TabularDataset` in batches; skorch's ``iterator_*``.

@@ -157,6 +157,51 @@ def test_predictions_do_not_depend_on_the_batch(name, mixed_frame, tiny_params):
     np.testing.assert_allclose(clf.predict_proba(X.iloc[::-1])[::-1], full, atol=1e-6)
 
 
+@pytest.mark.parametrize("Est", [AttentionCNNClassifier, AttentionCNNRegressor])
+def test_a_missing_value_training_never_had_takes_the_neutral_token(Est, tiny_params):
+    # "full" and "city" are never missing in fit: their missing tokens learnt
+    # nothing, and a missing value there used to move predictions by whatever
+    # the random initial token did (up to 0.7 in probability on UCI Adult).
+    rng = np.random.RandomState(0)
+    n = 120
+    X = pd.DataFrame(
+        {
+            "full": rng.normal(size=n),
+            "gaps": np.where(rng.rand(n) < 0.3, np.nan, rng.normal(size=n)),
+            "city": rng.choice(["x", "y", "z"], n).astype(object),
+            "town": rng.choice(["u", "v", None], n).astype(object),
+        }
+    )
+    y = X["full"] + X["gaps"].fillna(0) + (X["city"] == "x")
+    if Est is AttentionCNNClassifier:
+        y = y > y.median()
+    est = Est(**tiny_params, numeric_transform="standard").fit(X, y)
+    tokenizer = est.net_.module_.tokenizer
+    missing, neutral = tokenizer.missing_tokens(), tokenizer.neutral_tokens()
+    never = torch.tensor([True, False, True, False])  # full, gaps, city, town
+    torch.testing.assert_close(missing[never], neutral[never], rtol=0, atol=0)
+    assert not torch.isclose(missing[~never], neutral[~never]).all(dim=1).any()
+
+    def predict(rows):
+        if Est is AttentionCNNClassifier:
+            return est.predict_proba(rows)
+        return est.predict(rows)
+
+    rows = X.iloc[:20].copy()
+    rows["full"] = np.nan
+    rows.loc[rows.index[:10], "city"] = None
+    # Under standard scaling the neutral token is the training mean's.
+    at_mean = rows.assign(full=X["full"].mean())
+    np.testing.assert_allclose(
+        predict(rows.iloc[10:]), predict(at_mean.iloc[10:]), rtol=1e-4, atol=1e-6
+    )
+    # It is the reference of the attributions, so these values get none.
+    attribution = est.explain(rows).feature_attribution
+    assert (attribution["full"] == 0).all()
+    assert (attribution["city"].iloc[:10] == 0).all()
+    assert (attribution["city"].iloc[10:] != 0).all()
+
+
 def test_inference_batches_shrink_with_the_attention_maps_of_wide_tables():
     # 20 tokens x 32 channels + 4 heads x 20 x 20 maps = 2,240 floats a row.
     assert inference_batch_size([20], 32, "multihead", 4) == 512
@@ -247,8 +292,25 @@ def test_early_stopping_stops_and_restores_the_best_weights(noise_with_early_sto
     stopper = dict(clf.net_.callbacks_)["early_stopping"]
     best = int(np.argmin(valid_losses)) + 1
     assert stopper.best_epoch_ == best
-    for name, value in clf.net_.module_.state_dict().items():
+    for name, value in _trained_weights(clf.net_.module_).items():
         torch.testing.assert_close(value, stopper.best_model_weights_[name])
+    # No column of X is ever missing: after training, their missing tokens
+    # became the neutral ones (it is not the restore that set them).
+    tokenizer = clf.net_.module_.tokenizer
+    torch.testing.assert_close(tokenizer.num_missing, tokenizer.neutral_tokens())
+
+
+#: Set after training for the columns never missing in it (all, in these tests).
+NOT_TRAINED = "tokenizer.num_missing"
+
+
+def _trained_weights(module) -> dict:
+    """Copies of the weights training set, by name."""
+    return {
+        name: p.detach().clone()
+        for name, p in module.named_parameters()
+        if name != NOT_TRAINED
+    }
 
 
 class _WeightRecorder(Callback):
@@ -265,10 +327,10 @@ class _WeightRecorder(Callback):
 
     def on_batch_end(self, net, training=False, **kwargs):
         if training:
-            self.steps.append([p.detach().clone() for p in net.module_.parameters()])
+            self.steps.append(_trained_weights(net.module_))
 
     def on_epoch_end(self, net, **kwargs):
-        self.epochs.append([p.detach().clone() for p in net.module_.parameters()])
+        self.epochs.append(_trained_weights(net.module_))
 
 
 def _fit_recorded(params, X, y):
@@ -280,8 +342,10 @@ def _fit_recorded(params, X, y):
 
 
 def _assert_weights_equal(module, weights):
-    for p, w in zip(module.parameters(), weights, strict=True):
-        torch.testing.assert_close(p.detach(), w, rtol=0, atol=0)
+    trained = _trained_weights(module)
+    assert trained.keys() == weights.keys()
+    for name, w in weights.items():
+        torch.testing.assert_close(trained[name], w, rtol=0, atol=0)
 
 
 def test_without_validation_the_model_keeps_the_moving_average(
@@ -292,15 +356,14 @@ def test_without_validation_the_model_keeps_the_moving_average(
     decay = 1 - 1 / averager.steps_per_epoch  # a time constant of one epoch
     expected = recorder.steps[0]
     for weights in recorder.steps[1:]:
-        expected = [
-            a * decay + w * (1 - decay) for a, w in zip(expected, weights, strict=True)
-        ]
-    for p, e in zip(clf.net_.module_.parameters(), expected, strict=True):
-        torch.testing.assert_close(p.detach(), e)
-    module, last = clf.net_.module_, recorder.steps[-1]
-    assert not all(
-        torch.equal(p, raw) for p, raw in zip(module.parameters(), last, strict=True)
-    )
+        expected = {
+            n: a * decay + weights[n] * (1 - decay) for n, a in expected.items()
+        }
+    trained = _trained_weights(clf.net_.module_)
+    for name, e in expected.items():
+        torch.testing.assert_close(trained[name], e)
+    last = recorder.steps[-1]
+    assert not all(torch.equal(p, last[name]) for name, p in trained.items())
     # Without the average, the last step's weights are kept.
     plain, recorder, _ = _fit_recorded({**tiny_params, "average_weights": False}, X, y)
     _assert_weights_equal(plain.net_.module_, recorder.steps[-1])
@@ -317,7 +380,7 @@ def test_early_stopping_validates_and_restores_the_moving_average(
     # ... which is the average at that epoch, not its last step's raw weights.
     raw = recorder.steps[(best + 1) * averager.steps_per_epoch - 1]
     averaged = recorder.epochs[best]
-    assert not all(torch.equal(a, r) for a, r in zip(averaged, raw, strict=True))
+    assert not all(torch.equal(a, raw[name]) for name, a in averaged.items())
     # Training itself runs on the raw weights: its losses are those of a fit
     # without the average, and only the validation losses differ.
     plain = AttentionCNNClassifier(**params, average_weights=False).fit(X, y)

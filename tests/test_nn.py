@@ -161,6 +161,31 @@ def test_tokenizer_embeds_missing_values_and_index_zero():
     torch.testing.assert_close(alone[0, 0], 2.0 * tok.num_weight[0] + tok.num_bias[0])
 
 
+@pytest.mark.parametrize("embedding", ["linear", "periodic"])
+def test_neutralise_missing_sets_only_the_chosen_missing_tokens(embedding):
+    tok = FeatureTokenizer(
+        n_numeric=3, cardinalities=[3, 4], d_token=4, numeric_embedding=embedding
+    )
+    before = tok.missing_tokens().clone()
+    neutral = tok.neutral_tokens()
+    chosen = torch.tensor([True, False, True, False, True])
+    tok.neutralise_missing(chosen)
+    after = tok.missing_tokens()
+    torch.testing.assert_close(after[chosen], neutral[chosen], rtol=0, atol=0)
+    assert torch.equal(after[~chosen], before[~chosen])
+    assert not torch.equal(before[chosen], neutral[chosen])  # the test can fail
+    # What the network sees for NaN and index 0 is the new token; the observed
+    # values' tokens (and so the neutral tokens) did not move.
+    torch.testing.assert_close(tok.neutral_tokens(), neutral, rtol=0, atol=0)
+    with torch.no_grad():
+        tokens = tok(torch.full((1, 3), float("nan")), torch.zeros(1, 2).long())[0]
+    torch.testing.assert_close(tokens, after)
+    # The numeric neutral token is the token of encoded value 0.
+    with torch.no_grad():
+        zero = tok(torch.zeros(1, 3), torch.ones(1, 2).long())[0, :3]
+    torch.testing.assert_close(neutral[:3], zero)
+
+
 def test_tokenizer_with_only_categorical_columns():
     tok = FeatureTokenizer(n_numeric=0, cardinalities=[3, 5], d_token=4)
     tokens = tok(torch.empty(2, 0), torch.tensor([[0, 4], [2, 1]]))

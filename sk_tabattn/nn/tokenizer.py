@@ -22,7 +22,8 @@ class FeatureTokenizer(nn.Module):
     any mixing of columns. Either way a missing value (NaN) becomes a learned
     per-column ``missing_j`` token, so no imputation is needed. Categorical
     column ``j`` has its own embedding table whose index 0 stands for missing
-    or unknown categories.
+    or unknown categories. A missing token that training never reached keeps
+    its random initial value unless :meth:`neutralise_missing` replaces it.
 
     Parameters
     ----------
@@ -115,6 +116,65 @@ class FeatureTokenizer(nn.Module):
             cat = self.cat_embedding(x_cat + self.cat_offsets) + self.cat_bias
             tokens.append(cat)
         return tokens[0] if len(tokens) == 1 else torch.cat(tokens, dim=1)
+
+    def neutral_tokens(self) -> torch.Tensor:
+        """Token of each column that stands for no information, ``[F, d_token]``.
+
+        A numeric column's token at encoded value 0 (the training median under
+        the encoder's default quantile scaling, the mean under standard
+        scaling), or a categorical column's mean category embedding (index 0,
+        missing/unknown, left out when the column has other categories).
+        Detached from autograd; numeric tokens first.
+        """
+        parts = []
+        with torch.no_grad():
+            if self.n_numeric:
+                zeros = self.num_bias.new_zeros(1, self.n_numeric)
+                parts.append(self.numeric_tokens(zeros)[0])
+            if self.n_categorical:
+                table = self.cat_embedding.weight
+                offsets = self.cat_offsets.tolist() + [len(table)]
+                means = []
+                for j in range(self.n_categorical):
+                    rows = table[offsets[j] : offsets[j + 1]]
+                    means.append(rows[1:].mean(dim=0) if len(rows) > 1 else rows[0])
+                parts.append(torch.stack(means) + self.cat_bias)
+        return torch.cat(parts)
+
+    def missing_tokens(self) -> torch.Tensor:
+        """Each column's missing token, ``[F, d_token]``, detached; numeric first."""
+        parts = []
+        if self.n_numeric:
+            parts.append(self.num_missing.detach())
+        if self.n_categorical:
+            table = self.cat_embedding.weight.detach()
+            parts.append(table[self.cat_offsets] + self.cat_bias.detach())
+        return torch.cat(parts)
+
+    @torch.no_grad()
+    def neutralise_missing(self, columns: torch.Tensor) -> None:
+        """Make the missing token of ``columns`` their :meth:`neutral_tokens`.
+
+        For the columns that were never missing in training: their missing
+        token learnt nothing, and a random one would move predictions by
+        chance; the neutral token moves them towards the average case.
+
+        Parameters
+        ----------
+        columns : BoolTensor of shape (n_numeric + n_categorical,)
+            The columns to change, in token order (numeric first).
+        """
+        neutral = self.neutral_tokens()
+        columns = columns.to(neutral.device)
+        n = self.n_numeric
+        if n:
+            chosen = columns[:n]
+            self.num_missing[chosen] = neutral[:n][chosen]
+        if self.n_categorical:
+            chosen = columns[n:]
+            rows = self.cat_offsets[chosen]
+            # The embedding row takes the token minus the column's shared bias.
+            self.cat_embedding.weight[rows] = (neutral[n:] - self.cat_bias)[chosen]
 
     def numeric_tokens(self, value: torch.Tensor) -> torch.Tensor:
         """Tokens of finite numeric values: ``(batch, n_numeric, d_token)``."""
