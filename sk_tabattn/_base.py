@@ -321,13 +321,17 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
         self.feature_importances_ = feature_importances(self, X, random_state=seed)
         return self
 
-    def explain(self, X) -> Explanation:
+    def explain(self, X, *, attention_maps: bool = True) -> Explanation:
         """Explain the predictions on ``X``: what the network attended to.
 
         Parameters
         ----------
         X : {DataFrame, array-like} of shape (n_samples, n_features)
             Rows to explain.
+        attention_maps : bool, default=True
+            Whether to return the attention maps, ``n_samples × n_columns²``
+            floats per attention block and stream. Pass False to explain
+            many rows of a wide table: everything else is still computed.
 
         Returns
         -------
@@ -335,8 +339,18 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
             Per-row feature attention (attention rollout) and feature
             attribution (integrated gradients), the attention maps, channel
             gates, row weights and fusion weights.
+
+        Raises
+        ------
+        MemoryError
+            If the attention maps would take more memory than is available
+            (checked before any row is run).
+
+        See Also
+        --------
+        sk_tabattn.explain.explain : The same, with ``n_steps`` and ``batch_size``.
         """
-        return explain(self, X)
+        return explain(self, X, attention_maps=attention_maps)
 
     @abstractmethod
     def _n_network_outputs(self, y_enc: np.ndarray) -> int:

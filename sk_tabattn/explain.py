@@ -68,11 +68,23 @@ strongly correlated columns (shuffling one breaks its link to the others,
 which neither method resolves); it costs ``n_features × n_repeats``
 predictions of the whole set, where the attribution costs ``n_steps``
 backward passes of at most 1,000 rows.
+
+**Memory.** The attention maps take ``n_samples × Σ n_columns² × 4`` bytes
+(the sum over attention blocks and streams): 8 GB for 2,000 rows of 1,000
+columns and one block. ``explain`` estimates that size before it runs and
+raises a ``MemoryError`` if it exceeds the memory available; explain fewer
+rows at a time, or pass ``attention_maps=False``, which still gives every
+other part, the feature attention included (the rollout reads each batch's
+maps and lets them go). The guard does not count the working memory of a
+batch, which grows with its rows times the square of the columns, with or
+without the maps: on a table of a thousand columns, pass a ``batch_size``
+of a few dozen rows to keep it under a gigabyte.
 """
 
 from __future__ import annotations
 
 import numbers
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,6 +100,18 @@ from .data import TabularDataset, TensorBatchIterator
 
 #: Points of the integrated-gradients path (midpoint rule).
 N_STEPS = 8
+
+#: The attention maps are reported as float32 (``_to_cpu``).
+MAP_DTYPE = np.dtype(np.float32)
+
+#: Linux's estimate of the memory that can be given to a process without swapping.
+_MEMINFO = "/proc/meminfo"
+
+
+def _check_bool(value, name: str) -> None:
+    """Raise a TypeError unless ``value`` is a bool (a string would read as True)."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be a bool. Got {value!r} instead.")
 
 
 def _check_positive_int(value, name: str, *, allow_none: bool = False) -> None:
@@ -166,7 +190,8 @@ class Explanation:
         What ``output`` is.
     attention_maps : list of AttentionMap
         The positional attention maps, one per attention block and stream
-        (``self``, ``multihead``, ``mha``); empty for the other blocks.
+        (``self``, ``multihead``, ``mha``); empty for the other blocks, and
+        when ``explain`` was called with ``attention_maps=False``.
     channel_gates : DataFrame of shape (n_samples, d_token) or None
         The squeeze-and-excitation gate of each channel (``se``), averaged
         over blocks.
@@ -202,6 +227,120 @@ def _feature_names(estimator, X=None) -> list:
     return [f"x{i}" for i in range(estimator.n_features_in_)]
 
 
+# -- the memory the maps take -----------------------------------------------------
+def _returns_maps(block) -> bool:
+    """Whether a block returns a position-by-position map when asked.
+
+    ``need_weights`` is the switch that makes ``self``, ``multihead`` and
+    ``mha`` return their maps, and what the recorder turns on.
+    """
+    return hasattr(block, "need_weights")
+
+
+def _map_widths(module) -> list[int]:
+    """Columns of the stream of each attention block that returns a map.
+
+    Read from the fitted module, without running it.
+    """
+    return [
+        len(branch.positions)
+        for branch in module.branches
+        for residual in branch.attentions
+        if _returns_maps(residual.block)
+    ]
+
+
+def _attention_map_bytes(estimator, n_rows: int) -> int:
+    """Bytes the attention maps of ``n_rows`` rows take in an Explanation."""
+    widths = _map_widths(estimator.net_.module_)
+    return n_rows * sum(w * w for w in widths) * MAP_DTYPE.itemsize
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory available to this process, or None if unknown.
+
+    Linux's ``MemAvailable`` counts the page cache the kernel can reclaim,
+    which the free pages (``SC_AVPHYS_PAGES``, the fallback elsewhere) leave
+    out: on a machine that has read large files, free pages can be a small
+    part of what a process can get. Limits of a container (cgroups) are not
+    read.
+    """
+    try:
+        with open(_MEMINFO) as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024  # in kB
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # no sysconf, or not this name
+        return None
+
+
+def _format_bytes(n: float) -> str:
+    """Return ``n`` bytes in decimal units: ``"8.0 GB"``."""
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if n < 1000:
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+def _check_map_memory(estimator, n_rows: int) -> None:
+    """Raise a MemoryError if the maps of ``n_rows`` rows exceed available memory.
+
+    Called before any row is run, so that a call that cannot finish fails
+    at once, before the process runs out of memory and is killed.
+    """
+    needed = _attention_map_bytes(estimator, n_rows)
+    if needed == 0:
+        return
+    available = _available_memory()
+    if available is None or needed <= available:
+        return
+    fitting = available * n_rows // needed
+    remedy = (
+        f"Explain at most {fitting:,} rows at a time, or pass attention_maps=False"
+        if fitting >= 1
+        else "Even one row's maps do not fit: pass attention_maps=False"
+    )
+    raise MemoryError(
+        f"The attention maps of {n_rows:,} rows would take "
+        f"{_format_bytes(needed)}, but only {_format_bytes(available)} of memory "
+        f"is available. {remedy} to get the rest of the explanation, feature "
+        "attention included, without the maps."
+    )
+
+
+class _MapStore:
+    """Each attention block's maps, written batch by batch into one array.
+
+    The arrays are the ones the Explanation returns, in input column order,
+    so the maps are held once: per-batch pieces joined at the end were held
+    three times at the peak (pieces, concatenation, reordered copy).
+    """
+
+    def __init__(self, n_rows: int):
+        self.n_rows = n_rows
+        # (stream, block) -> (columns in input order, their order, maps)
+        self.maps: dict[tuple[int, int], tuple[np.ndarray, ...]] = {}
+
+    def add(self, key: tuple[int, int], columns, weights, start: int) -> None:
+        """Write one batch's maps of a block, ``[B, L, L]``, from row ``start``."""
+        if key not in self.maps:
+            order = np.argsort(columns, kind="stable")
+            n = len(columns)
+            store = np.empty((self.n_rows, n, n), dtype=MAP_DTYPE)
+            self.maps[key] = (columns[order], order, store)
+        _, order, store = self.maps[key]
+        rows = slice(start, start + len(weights))
+        if (order[1:] > order[:-1]).all():
+            store[rows] = weights
+        else:  # streams whose tokens are not in input order
+            store[rows] = weights[:, order[:, None], order]
+
+
 # -- recording a forward pass ------------------------------------------------------
 class _Recorder:
     """Hooks that record the tokens and each conv block's input, or swap the tokens.
@@ -216,7 +355,7 @@ class _Recorder:
         self.tokens: torch.Tensor | None = None
         self.substitute: torch.Tensor | None = None
         self.conv_inputs: dict[tuple[int, int], torch.Tensor] = {}
-        self._attention = [m for m in module.modules() if hasattr(m, "need_weights")]
+        self._attention = [m for m in module.modules() if _returns_maps(m)]
 
     def _tokens_hook(self, mod, inputs, output):
         if self.substitute is not None:
@@ -272,12 +411,15 @@ def _run(
     batch_size: int | None,
     n_steps: int,
     attributions_only: bool = False,
+    keep_maps: bool = True,
 ) -> dict:
     """Run the fitted network on ``X`` and collect every explanation array.
 
     With ``attributions_only``, only the attributions (``"attr"``, ``"abs"``)
     are collected: no attention maps, rollout or reference-row output, which
     ``feature_importances`` (run at the end of every ``fit``) does not use.
+    Without ``keep_maps``, each batch's maps serve its rollout and are let
+    go; ``parts["maps"]`` is then None.
     """
     from sklearn.base import is_classifier
 
@@ -296,12 +438,13 @@ def _run(
     rates = getattr(estimator, "_missing_rates", None)
     reference = reference_tokens(module.tokenizer, rates).to(device)
     recorder = _Recorder(module, token_columns)
-    parts: dict[str, list] = {
-        k: []
-        for k in ("flow", "attr", "abs", "output", "base", "gates", "rows", "maps")
+    parts: dict[str, Any] = {
+        k: [] for k in ("flow", "attr", "abs", "output", "base", "gates", "rows")
     }
     parts["fusion"] = []
     dataset = TabularDataset(table)
+    parts["maps"] = _MapStore(len(dataset)) if keep_maps else None
+    start = 0
     with recorder.recording():
         for inputs, _ in TensorBatchIterator(dataset, batch_size):
             x_num = inputs["x_num"].to(device)
@@ -328,7 +471,13 @@ def _run(
                 assert tokens is not None, _INTERNAL_ERROR
                 if not attributions_only:
                     _collect(
-                        parts, _to_cpu(weights), module, recorder, n_features, batch
+                        parts,
+                        _to_cpu(weights),
+                        module,
+                        recorder,
+                        n_features,
+                        batch,
+                        start,
                     )
                     base_tokens = reference.expand_as(tokens).contiguous()
                     base = explained_output(
@@ -346,16 +495,20 @@ def _run(
             col_attr.index_add_(1, token_columns, attr)
             parts["attr"].append(col_attr.mean(dim=-1).numpy())
             parts["abs"].append(col_attr.abs().mean(dim=-1).numpy())
+            start += batch
     return parts
 
 
-def _collect(parts, weights, module, recorder, n_features: int, batch: int) -> None:
-    """Add one batch's rollout and block weights to ``parts``."""
+def _collect(
+    parts, weights, module, recorder, n_features: int, batch: int, start: int
+) -> None:
+    """Add the rollout and block weights of the batch at row ``start`` to ``parts``."""
     streams = weights["streams"]
     token_columns = recorder.token_columns
     shares = stream_shares(weights["fusion"], len(streams), batch)
     flow = torch.zeros(batch, n_features, dtype=torch.float32)
-    maps, gates, rows = [], [], []
+    gates, rows = [], []
+    maps = parts["maps"]
     for s, (branch, sw) in enumerate(zip(module.branches, streams, strict=True)):
         positions = branch.positions.cpu()
         stream_flow = rollout(branch, s, sw, recorder, batch) * shares[:, s : s + 1]
@@ -364,13 +517,14 @@ def _collect(parts, weights, module, recorder, n_features: int, batch: int) -> N
             if w is None:
                 continue
             if w.dim() == 3:
-                maps.append((s, b, token_columns[positions].numpy(), w.numpy()))
+                if maps is not None:
+                    columns = token_columns[positions].numpy()
+                    maps.add((s, b), columns, w.numpy(), start)
             elif w.dim() == 2:
                 gates.append(w)
             else:
                 rows.append(w)
     parts["flow"].append(flow.numpy())
-    parts["maps"].append(maps)
     if gates:
         parts["gates"].append(torch.stack(gates).mean(dim=0).numpy())
     if rows:
@@ -399,7 +553,12 @@ def _checked_table(estimator, X):
 
 
 def explain(
-    estimator, X, *, n_steps: int = N_STEPS, batch_size: int | None = None
+    estimator,
+    X,
+    *,
+    n_steps: int = N_STEPS,
+    batch_size: int | None = None,
+    attention_maps: bool = True,
 ) -> Explanation:
     """Explain a fitted estimator's predictions on ``X``.
 
@@ -420,12 +579,25 @@ def explain(
         Rows per forward pass (at least 1); ``None`` uses the estimator's
         inference batch size (128 to 1024 rows, fewer the wider the table).
         It does not change the results (up to rounding).
+    attention_maps : bool, default=True
+        Whether to return the attention maps (``Explanation.attention_maps``),
+        ``n_samples × n_columns²`` floats per attention block and stream
+        (8 GB for 2,000 rows of 1,000 columns). With False, the list is
+        empty and everything else is computed as with True, the feature
+        attention included: use it to explain many rows of a wide table.
 
     Returns
     -------
     explanation : Explanation
         Feature attention and attribution per row, and the attention maps,
         channel gates, row weights and fusion weights of the network.
+
+    Raises
+    ------
+    MemoryError
+        If the attention maps would take more memory than is available,
+        before any row is run. Explain fewer rows at a time, or pass
+        ``attention_maps=False``.
 
     Examples
     --------
@@ -440,23 +612,36 @@ def explain(
     True
     >>> ex.attention_maps[0].mean().shape
     (4, 4)
+
+    Without the maps, for many rows of a wide table:
+
+    >>> ex = clf.explain(X, attention_maps=False)
+    >>> ex.attention_maps, ex.feature_attention.shape
+    ([], (150, 4))
     """
     from sklearn.base import is_classifier
 
     _check_positive_int(n_steps, "n_steps")
     _check_positive_int(batch_size, "batch_size", allow_none=True)
+    _check_bool(attention_maps, "attention_maps")
     X = _checked_table(estimator, X)
-    parts = _run(estimator, X, batch_size=batch_size, n_steps=n_steps)
+    if attention_maps:
+        _check_map_memory(estimator, X.shape[0])  # before any row is run
+    parts = _run(
+        estimator,
+        X,
+        batch_size=batch_size,
+        n_steps=n_steps,
+        keep_maps=bool(attention_maps),
+    )
     names = _feature_names(estimator, X)
     flow = np.concatenate(parts["flow"])
     index = X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(len(flow))
     module = estimator.net_.module_
     maps = []
-    for batches in zip(*parts["maps"], strict=True):
-        s, b, columns, _ = batches[0]
-        order = np.argsort(columns, kind="stable")
-        weights = np.concatenate([w for *_, w in batches])[:, order][:, :, order]
-        maps.append(AttentionMap(weights, [names[c] for c in columns[order]], b, s))
+    if parts["maps"] is not None:
+        for (s, b), (columns, _, weights) in parts["maps"].maps.items():
+            maps.append(AttentionMap(weights, [names[c] for c in columns], b, s))
     gates = None
     if parts["gates"]:
         gates = np.concatenate(parts["gates"])

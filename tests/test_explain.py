@@ -495,6 +495,164 @@ def test_reference_uses_the_training_rows_missing_rates(tiny_params):
     assert alone.feature_attribution["gaps"].abs().iloc[0] > 0
 
 
+# -- wide tables: explaining without the maps, and the memory guard -------------------
+@pytest.mark.parametrize("attention", ["multihead", "se", "row"])
+def test_explain_without_maps_keeps_everything_else(
+    mixed_frame, tiny_params, attention, monkeypatch
+):
+    X, y = mixed_frame
+    params = {**tiny_params, "max_epochs": 2, "attention": attention}
+    clf = AttentionCNNClassifier(streams="dtype", fusion="adaptive", **params)
+    full = clf.fit(X, y).explain(X)
+
+    def no_maps(*args, **kwargs):
+        raise AssertionError("explain kept the maps with attention_maps=False")
+
+    monkeypatch.setattr(explain_module._MapStore, "add", no_maps)
+    lean = clf.explain(X, attention_maps=False)
+    assert lean.attention_maps == []
+    for name in ("feature_attention", "feature_attribution", "output", "base_value"):
+        np.testing.assert_allclose(getattr(lean, name), getattr(full, name), rtol=1e-6)
+    assert (lean.channel_gates is None) == (attention != "se")
+    assert (lean.row_weights is None) == (attention != "row")
+    for name in ("channel_gates", "row_weights", "fusion_weights"):
+        if getattr(full, name) is not None:
+            np.testing.assert_allclose(getattr(lean, name), getattr(full, name))
+    function = explain_module.explain(clf, X, batch_size=7, attention_maps=False)
+    assert function.attention_maps == []
+    np.testing.assert_allclose(
+        function.feature_attention, full.feature_attention, rtol=1e-5
+    )
+
+
+def test_maps_are_in_input_column_order_whatever_the_batches(mixed_frame, tiny_params):
+    # The maps are written batch by batch into one array, reordered from the
+    # network's token order (numeric columns first) to the input order.
+    X, y = mixed_frame
+    X = X[["city", "age", "member", "plan", "income"]]
+    clf = AttentionCNNClassifier(attention="mha", **tiny_params).fit(X, y)
+    module = clf.net_.module_
+    token_columns = torch.as_tensor(clf.encoder_.token_columns_)
+    recorder = explain_module._Recorder(module, token_columns)
+    table = clf.encoder_.encode(X)
+    with recorder.recording(), torch.no_grad():
+        recorder.need_weights(True)
+        _, weights = recorder.run(
+            torch.as_tensor(table.x_num), torch.as_tensor(table.x_cat)
+        )
+    raw = weights["streams"][0]["attention"][0].numpy()  # token order
+    expected = np.empty_like(raw)
+    cols = token_columns.numpy()
+    expected[:, cols[:, None], cols] = raw
+    for batch_size in (None, 7):
+        (amap,) = explain_module.explain(clf, X, batch_size=batch_size).attention_maps
+        assert amap.columns == list(X.columns)
+        np.testing.assert_allclose(amap.weights, expected, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("attention", sorted(ATTENTION_BLOCKS))
+def test_map_memory_estimate_is_the_size_of_the_maps(
+    mixed_frame, tiny_params, attention
+):
+    # Two streams, two blocks each: four maps of 2x2 and 3x3 for the
+    # positional blocks, none for the others; the estimate, read from the
+    # module before running it, must be what explain returns.
+    X, y = mixed_frame
+    params = {**tiny_params, "max_epochs": 1, "n_blocks": 2, "attention": attention}
+    clf = AttentionCNNClassifier(streams="dtype", attention_position="each", **params)
+    ex = clf.fit(X, y).explain(X.iloc[:30])
+    estimate = explain_module._attention_map_bytes(clf, 30)
+    assert estimate == sum(m.weights.nbytes for m in ex.attention_maps)
+    positional = attention in ("self", "multihead", "mha")
+    assert estimate == (30 * 2 * (2 * 2 + 3 * 3) * 4 if positional else 0)
+
+
+def test_explain_refuses_maps_larger_than_the_available_memory(
+    mixed_frame, tiny_params, monkeypatch
+):
+    X, y = mixed_frame
+    clf = AttentionCNNClassifier(**{**tiny_params, "max_epochs": 1}).fit(X, y)
+    assert explain_module._attention_map_bytes(clf, 150) == 150 * 5 * 5 * 4
+    monkeypatch.setattr(explain_module, "_available_memory", lambda: 10_000)
+    run = explain_module._run
+
+    def running(*args, **kwargs):
+        assert kwargs.get("keep_maps") is False, "explain ran before the check"
+        return run(*args, **kwargs)
+
+    monkeypatch.setattr(explain_module, "_run", running)
+    message = (
+        "The attention maps of 150 rows would take 15.0 kB, but only 10.0 kB of "
+        "memory is available. Explain at most 100 rows at a time, or pass "
+        "attention_maps=False to get the rest of the explanation, feature "
+        "attention included, without the maps."
+    )
+    with pytest.raises(MemoryError, match=re.escape(message)):
+        clf.explain(X)
+    with pytest.raises(MemoryError, match=re.escape(message)):
+        explain_module.explain(clf, X, batch_size=7)
+    # The remedies work: no maps, or as many rows as the message says.
+    assert clf.explain(X, attention_maps=False).attention_maps == []
+    monkeypatch.setattr(explain_module, "_run", run)
+    assert len(clf.explain(X.iloc[:100]).attention_maps) == 1
+    monkeypatch.setattr(explain_module, "_available_memory", lambda: 50)
+    with pytest.raises(MemoryError, match="Even one row's maps do not fit: pass"):
+        clf.explain(X.iloc[:1])
+
+
+@pytest.mark.parametrize("attention", ["se", "row", "none"])
+def test_memory_guard_ignores_blocks_without_maps(
+    mixed_frame, tiny_params, attention, monkeypatch
+):
+    X, y = mixed_frame
+    params = {**tiny_params, "max_epochs": 1, "attention": attention}
+    clf = AttentionCNNClassifier(**params).fit(X, y)
+    monkeypatch.setattr(explain_module, "_available_memory", lambda: 0)
+    assert clf.explain(X).feature_attention.shape == X.shape
+
+
+def test_memory_guard_is_skipped_when_memory_is_unknown(
+    mixed_frame, tiny_params, monkeypatch
+):
+    X, y = mixed_frame
+    clf = AttentionCNNClassifier(**{**tiny_params, "max_epochs": 1}).fit(X, y)
+    monkeypatch.setattr(explain_module, "_available_memory", lambda: None)
+    assert len(clf.explain(X).attention_maps) == 1
+
+
+def test_available_memory_reads_memavailable_then_free_pages(tmp_path, monkeypatch):
+    # MemAvailable counts reclaimable page cache; the free pages do not.
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal: 8000 kB\nMemFree: 100 kB\nMemAvailable: 2048 kB\n")
+    monkeypatch.setattr(explain_module, "_MEMINFO", str(meminfo))
+    assert explain_module._available_memory() == 2048 * 1024
+    pages = {"SC_AVPHYS_PAGES": 3, "SC_PAGE_SIZE": 4096}
+    monkeypatch.setattr(explain_module.os, "sysconf", pages.__getitem__)
+    monkeypatch.setattr(explain_module, "_MEMINFO", str(tmp_path / "missing"))
+    assert explain_module._available_memory() == 3 * 4096
+
+    def no_such_name(name):
+        raise ValueError("unrecognized configuration name")
+
+    monkeypatch.setattr(explain_module.os, "sysconf", no_such_name)
+    assert explain_module._available_memory() is None
+
+
+def test_available_memory_on_this_machine():
+    available = explain_module._available_memory()
+    assert available is None or (isinstance(available, int) and available > 0)
+
+
+def test_explain_refuses_a_non_bool_attention_maps(mixed_frame, tiny_params):
+    X, y = mixed_frame
+    clf = AttentionCNNClassifier(**{**tiny_params, "max_epochs": 1}).fit(X, y)
+    message = "attention_maps must be a bool. Got 'no' instead."
+    with pytest.raises(TypeError, match=re.escape(message)):
+        clf.explain(X, attention_maps="no")
+    with pytest.raises(TypeError, match="positional argument"):
+        clf.explain(X, False)  # keyword-only, as in scikit-learn
+
+
 # -- parameter checks ------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("function", "parameter", "value", "error"),
