@@ -620,29 +620,6 @@ def test_memory_guard_is_skipped_when_memory_is_unknown(
     assert len(clf.explain(X).attention_maps) == 1
 
 
-def test_available_memory_reads_memavailable_then_free_pages(tmp_path, monkeypatch):
-    # MemAvailable counts reclaimable page cache; the free pages do not.
-    meminfo = tmp_path / "meminfo"
-    meminfo.write_text("MemTotal: 8000 kB\nMemFree: 100 kB\nMemAvailable: 2048 kB\n")
-    monkeypatch.setattr(explain_module, "_MEMINFO", str(meminfo))
-    assert explain_module._available_memory() == 2048 * 1024
-    pages = {"SC_AVPHYS_PAGES": 3, "SC_PAGE_SIZE": 4096}
-    monkeypatch.setattr(explain_module.os, "sysconf", pages.__getitem__)
-    monkeypatch.setattr(explain_module, "_MEMINFO", str(tmp_path / "missing"))
-    assert explain_module._available_memory() == 3 * 4096
-
-    def no_such_name(name):
-        raise ValueError("unrecognized configuration name")
-
-    monkeypatch.setattr(explain_module.os, "sysconf", no_such_name)
-    assert explain_module._available_memory() is None
-
-
-def test_available_memory_on_this_machine():
-    available = explain_module._available_memory()
-    assert available is None or (isinstance(available, int) and available > 0)
-
-
 def test_explain_refuses_a_non_bool_attention_maps(mixed_frame, tiny_params):
     X, y = mixed_frame
     clf = AttentionCNNClassifier(**{**tiny_params, "max_epochs": 1}).fit(X, y)
