@@ -78,9 +78,9 @@ rows at a time, or pass ``attention_maps=False``, which still gives every
 other part, the feature attention included (the rollout reads each batch's
 maps and lets them go). The guard does not count the working memory of a
 batch, which grows with its rows times the square of the columns, with or
-without the maps: on 1,000 columns, batches of 128 rows (the default there)
-added 3.0 GB to the peak and ``batch_size=16`` 0.3 GB (``multihead``, 2
-heads; measured once, 2026-12-06).
+without the maps; so by default a batch computes at most 256 MiB of maps
+(32 rows of 1,000 columns with ``multihead``, 2 heads: 0.44 GB more at the
+peak, where predict's 128 rows took 3.1 GB, in the same time).
 """
 
 from __future__ import annotations
@@ -106,6 +106,9 @@ N_STEPS = 8
 
 #: The attention maps are reported as float32 (``_to_cpu``).
 MAP_DTYPE = np.dtype(np.float32)
+
+#: Attention-map floats one batch of ``explain`` may compute (256 MiB).
+EXPLAIN_MAP_FLOATS = 2**26
 
 
 def _check_bool(value, name: str) -> None:
@@ -248,6 +251,31 @@ def _map_widths(module) -> list[int]:
         for residual in branch.attentions
         if _returns_maps(residual.block)
     ]
+
+
+def _map_floats_per_row(estimator) -> int:
+    """Floats a row's attention maps take while computed (all heads, all blocks)."""
+    module = estimator.net_.module_
+    return sum(
+        residual.block.weight_floats(len(branch.positions), estimator.n_heads)
+        for branch in module.branches
+        for residual in branch.attentions
+        if _returns_maps(residual.block)
+    )
+
+
+def _default_batch_size(estimator, *, with_maps: bool) -> int:
+    """Rows per batch when ``batch_size=None``: predict's, fewer for wide maps.
+
+    Predict's fused kernels never hold the attention maps, which explain asks
+    for; with them the working set was about 3 times the maps (1,000 columns,
+    ``multihead``, 2 heads: 3.1 GB more at predict's 128 rows, 0.44 GB at 32
+    rows, in the same time), so a batch's maps are kept within
+    ``EXPLAIN_MAP_FLOATS``.
+    """
+    batch = estimator.net_.iterator_valid__batch_size
+    per_row = _map_floats_per_row(estimator) if with_maps else 0
+    return min(batch, max(EXPLAIN_MAP_FLOATS // per_row, 1)) if per_row else batch
 
 
 def _attention_map_bytes(estimator, n_rows: int) -> int:
@@ -393,7 +421,7 @@ def _run(
     from sklearn.base import is_classifier
 
     if batch_size is None:
-        batch_size = estimator.net_.iterator_valid__batch_size
+        batch_size = _default_batch_size(estimator, with_maps=not attributions_only)
 
     module = estimator.net_.module_
     token_columns = torch.as_tensor(estimator.encoder_.token_columns_)
@@ -546,8 +574,10 @@ def explain(
         closely.
     batch_size : int or None, default=None
         Rows per forward pass (at least 1); ``None`` uses the estimator's
-        inference batch size (128 to 1024 rows, fewer the wider the table).
-        It does not change the results (up to rounding).
+        inference batch size (128 to 1024 rows, fewer the wider the table),
+        or fewer still where a batch's attention maps would exceed 256 MiB
+        (32 rows of 1,000 columns with 2 heads). It does not change the
+        results (up to rounding).
     attention_maps : bool, default=True
         Whether to return the attention maps (``Explanation.attention_maps``),
         ``n_samples × n_columns²`` floats per attention block and stream
