@@ -86,7 +86,6 @@ peak, where predict's 128 rows took 3.1 GB, in the same time).
 from __future__ import annotations
 
 import numbers
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,21 +93,15 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ._attention_maps import MapStore, check_map_memory, default_batch_size
 from ._attribution import explained_output, integrated_gradients, reference_tokens
-from ._memory import available_memory as _available_memory
-from ._memory import format_bytes
+from ._recorder import Recorder
 from ._rollout import rollout, stream_shares
 from ._validation import _INTERNAL_ERROR
 from .data import TabularDataset, TensorBatchIterator
 
 #: Points of the integrated-gradients path (midpoint rule).
 N_STEPS = 8
-
-#: The attention maps are reported as float32 (``_to_cpu``).
-MAP_DTYPE = np.dtype(np.float32)
-
-#: Attention-map floats one batch of ``explain`` may compute (256 MiB).
-EXPLAIN_MAP_FLOATS = 2**26
 
 
 def _check_bool(value, name: str) -> None:
@@ -230,175 +223,6 @@ def _feature_names(estimator, X=None) -> list:
     return [f"x{i}" for i in range(estimator.n_features_in_)]
 
 
-# -- the memory the maps take -----------------------------------------------------
-def _returns_maps(block) -> bool:
-    """Whether a block returns a position-by-position map when asked.
-
-    ``need_weights`` is the switch that makes ``self``, ``multihead`` and
-    ``mha`` return their maps, and what the recorder turns on.
-    """
-    return hasattr(block, "need_weights")
-
-
-def _map_widths(module) -> list[int]:
-    """Columns of the stream of each attention block that returns a map.
-
-    Read from the fitted module, without running it.
-    """
-    return [
-        len(branch.positions)
-        for branch in module.branches
-        for residual in branch.attentions
-        if _returns_maps(residual.block)
-    ]
-
-
-def _map_floats_per_row(estimator) -> int:
-    """Floats a row's attention maps take while computed (all heads, all blocks)."""
-    module = estimator.net_.module_
-    return sum(
-        residual.block.weight_floats(len(branch.positions), estimator.n_heads)
-        for branch in module.branches
-        for residual in branch.attentions
-        if _returns_maps(residual.block)
-    )
-
-
-def _default_batch_size(estimator, *, with_maps: bool) -> int:
-    """Rows per batch when ``batch_size=None``: predict's, fewer for wide maps.
-
-    Predict's fused kernels never hold the attention maps, which explain asks
-    for; with them the working set was about 3 times the maps (1,000 columns,
-    ``multihead``, 2 heads: 3.1 GB more at predict's 128 rows, 0.44 GB at 32
-    rows, in the same time), so a batch's maps are kept within
-    ``EXPLAIN_MAP_FLOATS``.
-    """
-    batch = estimator.net_.iterator_valid__batch_size
-    per_row = _map_floats_per_row(estimator) if with_maps else 0
-    return min(batch, max(EXPLAIN_MAP_FLOATS // per_row, 1)) if per_row else batch
-
-
-def _attention_map_bytes(estimator, n_rows: int) -> int:
-    """Bytes the attention maps of ``n_rows`` rows take in an Explanation."""
-    widths = _map_widths(estimator.net_.module_)
-    return n_rows * sum(w * w for w in widths) * MAP_DTYPE.itemsize
-
-
-def _check_map_memory(estimator, n_rows: int) -> None:
-    """Raise a MemoryError if the maps of ``n_rows`` rows exceed available memory.
-
-    Called before any row is run, so that a call that cannot finish fails
-    at once, before the process runs out of memory and is killed.
-    """
-    needed = _attention_map_bytes(estimator, n_rows)
-    if needed == 0:
-        return
-    available = _available_memory()
-    if available is None or needed <= available:
-        return
-    fitting = available * n_rows // needed
-    remedy = (
-        f"Explain at most {fitting:,} rows at a time, or pass attention_maps=False"
-        if fitting >= 1
-        else "Even one row's maps do not fit: pass attention_maps=False"
-    )
-    raise MemoryError(
-        f"The attention maps of {n_rows:,} rows would take "
-        f"{format_bytes(needed)}, but only {format_bytes(available)} of memory "
-        f"is available. {remedy} to get the rest of the explanation, feature "
-        "attention included, without the maps."
-    )
-
-
-class _MapStore:
-    """Each attention block's maps, written batch by batch into one array.
-
-    The arrays are the ones the Explanation returns, in input column order,
-    so the maps are held once: per-batch pieces joined at the end were held
-    three times at the peak (pieces, concatenation, reordered copy).
-    """
-
-    def __init__(self, n_rows: int):
-        self.n_rows = n_rows
-        # (stream, block) -> (columns in input order, their order, maps)
-        self.maps: dict[tuple[int, int], tuple[np.ndarray, ...]] = {}
-
-    def add(self, key: tuple[int, int], columns, weights, start: int) -> None:
-        """Write one batch's maps of a block, ``[B, L, L]``, from row ``start``."""
-        if key not in self.maps:
-            order = np.argsort(columns, kind="stable")
-            n = len(columns)
-            store = np.empty((self.n_rows, n, n), dtype=MAP_DTYPE)
-            self.maps[key] = (columns[order], order, store)
-        _, order, store = self.maps[key]
-        rows = slice(start, start + len(weights))
-        if (order[1:] > order[:-1]).all():
-            store[rows] = weights
-        else:  # streams whose tokens are not in input order
-            store[rows] = weights[:, order[:, None], order]
-
-
-# -- recording a forward pass ------------------------------------------------------
-class _Recorder:
-    """Hooks that record the tokens and each conv block's input, or swap the tokens.
-
-    With ``substitute`` set, the tokenizer's output is replaced by it: the
-    integrated-gradient passes run the network from interpolated tokens.
-    """
-
-    def __init__(self, module: Any, token_columns: torch.Tensor):
-        self.module = module  # an AttentionCNN
-        self.token_columns = token_columns
-        self.tokens: torch.Tensor | None = None
-        self.substitute: torch.Tensor | None = None
-        self.conv_inputs: dict[tuple[int, int], torch.Tensor] = {}
-        self._attention = [m for m in module.modules() if _returns_maps(m)]
-
-    def _tokens_hook(self, mod, inputs, output):
-        if self.substitute is not None:
-            return self.substitute
-        self.tokens = output.detach()
-        return output
-
-    def _conv_hook(self, key):
-        def hook(mod, inputs):
-            if self.substitute is None:
-                self.conv_inputs[key] = inputs[0].detach()
-
-        return hook
-
-    def need_weights(self, flag: bool) -> None:
-        """Make the attention blocks return their maps (the fused kernels don't)."""
-        for m in self._attention:
-            m.need_weights = flag
-
-    def run(self, x_num, x_cat, substitute=None):
-        """Return the output and weights, from ``substitute`` tokens if given."""
-        self.substitute = substitute
-        try:
-            return self.module.explain_forward(x_num, x_cat)
-        finally:
-            self.substitute = None
-
-    @contextmanager
-    def recording(self):
-        """Eval mode with the hooks in place; all undone on exit."""
-        module = self.module
-        was_training = module.training
-        handles = [module.tokenizer.register_forward_hook(self._tokens_hook)]
-        for s, branch in enumerate(module.branches):
-            for c, conv in enumerate(branch.convs):
-                handles.append(conv.register_forward_pre_hook(self._conv_hook((s, c))))
-        module.eval()
-        try:
-            yield self
-        finally:
-            self.need_weights(False)
-            for h in handles:
-                h.remove()
-            module.train(was_training)
-
-
 # Integrated gradients need autograd, also under a caller's inference_mode.
 @torch.inference_mode(False)
 def _run(
@@ -421,7 +245,7 @@ def _run(
     from sklearn.base import is_classifier
 
     if batch_size is None:
-        batch_size = _default_batch_size(estimator, with_maps=not attributions_only)
+        batch_size = default_batch_size(estimator, with_maps=not attributions_only)
 
     module = estimator.net_.module_
     token_columns = torch.as_tensor(estimator.encoder_.token_columns_)
@@ -434,13 +258,13 @@ def _run(
     # not depend on the rows explained with it; None for older pickles.
     rates = getattr(estimator, "_missing_rates", None)
     reference = reference_tokens(module.tokenizer, rates).to(device)
-    recorder = _Recorder(module, token_columns)
+    recorder = Recorder(module, token_columns)
     parts: dict[str, Any] = {
         k: [] for k in ("flow", "attr", "abs", "output", "base", "gates", "rows")
     }
     parts["fusion"] = []
     dataset = TabularDataset(table)
-    parts["maps"] = _MapStore(len(dataset)) if keep_maps else None
+    parts["maps"] = MapStore(len(dataset)) if keep_maps else None
     start = 0
     with recorder.recording():
         for inputs, _ in TensorBatchIterator(dataset, batch_size):
@@ -625,7 +449,7 @@ def explain(
     _check_bool(attention_maps, "attention_maps")
     X = _checked_table(estimator, X)
     if attention_maps:
-        _check_map_memory(estimator, X.shape[0])  # before any row is run
+        check_map_memory(estimator, X.shape[0])  # before any row is run
     parts = _run(
         estimator,
         X,

@@ -19,6 +19,8 @@ from sk_tabattn import (
     _attribution,
     _rollout,
 )
+from sk_tabattn import _attention_maps as attention_maps_module
+from sk_tabattn._recorder import Recorder
 from sk_tabattn.nn import ATTENTION_BLOCKS
 
 # `sk_tabattn.explain` is also the name of the function the package exports.
@@ -508,7 +510,7 @@ def test_explain_without_maps_keeps_everything_else(
     def no_maps(*args, **kwargs):
         raise AssertionError("explain kept the maps with attention_maps=False")
 
-    monkeypatch.setattr(explain_module._MapStore, "add", no_maps)
+    monkeypatch.setattr(attention_maps_module.MapStore, "add", no_maps)
     lean = clf.explain(X, attention_maps=False)
     assert lean.attention_maps == []
     for name in ("feature_attention", "feature_attribution", "output", "base_value"):
@@ -533,7 +535,7 @@ def test_maps_are_in_input_column_order_whatever_the_batches(mixed_frame, tiny_p
     clf = AttentionCNNClassifier(attention="mha", **tiny_params).fit(X, y)
     module = clf.net_.module_
     token_columns = torch.as_tensor(clf.encoder_.token_columns_)
-    recorder = explain_module._Recorder(module, token_columns)
+    recorder = Recorder(module, token_columns)
     table = clf.encoder_.encode(X)
     with recorder.recording(), torch.no_grad():
         recorder.need_weights(True)
@@ -561,7 +563,7 @@ def test_map_memory_estimate_is_the_size_of_the_maps(
     params = {**tiny_params, "max_epochs": 1, "n_blocks": 2, "attention": attention}
     clf = AttentionCNNClassifier(streams="dtype", attention_position="each", **params)
     ex = clf.fit(X, y).explain(X.iloc[:30])
-    estimate = explain_module._attention_map_bytes(clf, 30)
+    estimate = attention_maps_module.attention_map_bytes(clf, 30)
     assert estimate == sum(m.weights.nbytes for m in ex.attention_maps)
     positional = attention in ("self", "multihead", "mha")
     assert estimate == (30 * 2 * (2 * 2 + 3 * 3) * 4 if positional else 0)
@@ -572,8 +574,8 @@ def test_explain_refuses_maps_larger_than_the_available_memory(
 ):
     X, y = mixed_frame
     clf = AttentionCNNClassifier(**{**tiny_params, "max_epochs": 1}).fit(X, y)
-    assert explain_module._attention_map_bytes(clf, 150) == 150 * 5 * 5 * 4
-    monkeypatch.setattr(explain_module, "_available_memory", lambda: 10_000)
+    assert attention_maps_module.attention_map_bytes(clf, 150) == 150 * 5 * 5 * 4
+    monkeypatch.setattr(attention_maps_module, "available_memory", lambda: 10_000)
     run = explain_module._run
 
     def running(*args, **kwargs):
@@ -595,7 +597,7 @@ def test_explain_refuses_maps_larger_than_the_available_memory(
     assert clf.explain(X, attention_maps=False).attention_maps == []
     monkeypatch.setattr(explain_module, "_run", run)
     assert len(clf.explain(X.iloc[:100]).attention_maps) == 1
-    monkeypatch.setattr(explain_module, "_available_memory", lambda: 50)
+    monkeypatch.setattr(attention_maps_module, "available_memory", lambda: 50)
     with pytest.raises(MemoryError, match="Even one row's maps do not fit: pass"):
         clf.explain(X.iloc[:1])
 
@@ -607,7 +609,7 @@ def test_memory_guard_ignores_blocks_without_maps(
     X, y = mixed_frame
     params = {**tiny_params, "max_epochs": 1, "attention": attention}
     clf = AttentionCNNClassifier(**params).fit(X, y)
-    monkeypatch.setattr(explain_module, "_available_memory", lambda: 0)
+    monkeypatch.setattr(attention_maps_module, "available_memory", lambda: 0)
     assert clf.explain(X).feature_attention.shape == X.shape
 
 
@@ -616,7 +618,7 @@ def test_memory_guard_is_skipped_when_memory_is_unknown(
 ):
     X, y = mixed_frame
     clf = AttentionCNNClassifier(**{**tiny_params, "max_epochs": 1}).fit(X, y)
-    monkeypatch.setattr(explain_module, "_available_memory", lambda: None)
+    monkeypatch.setattr(attention_maps_module, "available_memory", lambda: None)
     assert len(clf.explain(X).attention_maps) == 1
 
 
@@ -641,7 +643,7 @@ def test_default_batches_keep_the_maps_they_compute_small(
 
     monkeypatch.setattr(explain_module, "TensorBatchIterator", recording)
     # 5 columns, 2 heads: 50 floats of maps a row; a budget of 500 is 10 rows.
-    monkeypatch.setattr(explain_module, "EXPLAIN_MAP_FLOATS", 500)
+    monkeypatch.setattr(attention_maps_module, "EXPLAIN_MAP_FLOATS", 500)
     small = clf.explain(X)
     expected = 10 if attention == "multihead" else default  # se computes no map
     assert batches == [expected]
