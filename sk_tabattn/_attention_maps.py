@@ -18,6 +18,9 @@ MAP_DTYPE = np.dtype(np.float32)
 #: Attention-map floats one batch of ``explain`` may compute (256 MiB).
 EXPLAIN_MAP_FLOATS = 2**26
 
+#: The share of the available memory the kept maps may take.
+MAP_MEMORY_SHARE = 0.8
+
 
 def returns_maps(block) -> bool:
     """Whether a block returns a position-by-position map when asked.
@@ -73,18 +76,24 @@ def attention_map_bytes(estimator, n_rows: int) -> int:
 
 
 def check_map_memory(estimator, n_rows: int) -> None:
-    """Raise a MemoryError if the maps of ``n_rows`` rows exceed available memory.
+    """Raise a MemoryError if the maps of ``n_rows`` rows would not fit in memory.
 
-    Called before any row is run, so that a call that cannot finish fails
-    at once, before the process runs out of memory and is killed.
+    They may take ``MAP_MEMORY_SHARE`` of the memory available; the rest is
+    for everything else ``explain`` and the process hold (a batch's working
+    set, the other tables). Called before any row is run, so that a call that
+    cannot finish fails at once, before the process runs out of memory and is
+    killed.
     """
     needed = attention_map_bytes(estimator, n_rows)
     if needed == 0:
         return
     available = available_memory()
-    if available is None or needed <= available:
+    if available is None:
         return
-    fitting = available * n_rows // needed
+    usable = int(available * MAP_MEMORY_SHARE)
+    if needed <= usable:
+        return
+    fitting = usable * n_rows // needed
     remedy = (
         f"Explain at most {fitting:,} rows at a time, or pass attention_maps=False"
         if fitting >= 1
@@ -92,9 +101,9 @@ def check_map_memory(estimator, n_rows: int) -> None:
     )
     raise MemoryError(
         f"The attention maps of {n_rows:,} rows would take "
-        f"{format_bytes(needed)}, but only {format_bytes(available)} of memory "
-        f"is available. {remedy} to get the rest of the explanation, feature "
-        "attention included, without the maps."
+        f"{format_bytes(needed)}, more than {MAP_MEMORY_SHARE:.0%} of the "
+        f"{format_bytes(available)} of memory available. {remedy} to get the "
+        "rest of the explanation, feature attention included, without the maps."
     )
 
 

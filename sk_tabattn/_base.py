@@ -343,7 +343,7 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
         Raises
         ------
         MemoryError
-            If the attention maps would take more memory than is available
+            If the attention maps would take over 80% of the memory available
             (checked before any row is run).
 
         See Also

@@ -72,7 +72,7 @@ backward passes of at most 1,000 rows.
 **Memory.** The attention maps take ``n_samples × Σ n_columns² × 4`` bytes
 (the sum over attention blocks and streams): 8 GB for 2,000 rows of 1,000
 columns and one block. ``explain`` estimates that size before it runs and
-raises a ``MemoryError`` if it exceeds the memory available (the
+raises a ``MemoryError`` if it exceeds 80% of the memory available (the
 machine's, or the headroom under its container's limit); explain fewer
 rows at a time, or pass ``attention_maps=False``, which still gives every
 other part, the feature attention included (the rollout reads each batch's
@@ -418,7 +418,7 @@ def explain(
     Raises
     ------
     MemoryError
-        If the attention maps would take more memory than is available,
+        If the attention maps would take over 80% of the memory available,
         before any row is run. Explain fewer rows at a time, or pass
         ``attention_maps=False``.
 

@@ -584,8 +584,8 @@ def test_explain_refuses_maps_larger_than_the_available_memory(
 
     monkeypatch.setattr(explain_module, "_run", running)
     message = (
-        "The attention maps of 150 rows would take 15.0 kB, but only 10.0 kB of "
-        "memory is available. Explain at most 100 rows at a time, or pass "
+        "The attention maps of 150 rows would take 15.0 kB, more than 80% of the "
+        "10.0 kB of memory available. Explain at most 80 rows at a time, or pass "
         "attention_maps=False to get the rest of the explanation, feature "
         "attention included, without the maps."
     )
@@ -596,7 +596,9 @@ def test_explain_refuses_maps_larger_than_the_available_memory(
     # The remedies work: no maps, or as many rows as the message says.
     assert clf.explain(X, attention_maps=False).attention_maps == []
     monkeypatch.setattr(explain_module, "_run", run)
-    assert len(clf.explain(X.iloc[:100]).attention_maps) == 1
+    assert len(clf.explain(X.iloc[:80]).attention_maps) == 1
+    with pytest.raises(MemoryError, match="Explain at most 80 rows"):
+        clf.explain(X.iloc[:81])  # room is left for the rest of explain
     monkeypatch.setattr(attention_maps_module, "available_memory", lambda: 50)
     with pytest.raises(MemoryError, match="Even one row's maps do not fit: pass"):
         clf.explain(X.iloc[:1])
