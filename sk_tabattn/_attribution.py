@@ -17,11 +17,17 @@ def missing_rates(x_num: np.ndarray, x_cat: np.ndarray) -> np.ndarray:
     ).astype(np.float32)
 
 
-def reference_tokens(tokenizer, missing_rate: np.ndarray | None = None) -> torch.Tensor:
+def reference_tokens(
+    tokenizer,
+    missing_rate: np.ndarray | None = None,
+    numeric_values: np.ndarray | None = None,
+) -> torch.Tensor:
     """Token of each column for the reference row, ``[F, d_token]``.
 
     The observed part is the column's neutral token (a numeric column's token
-    at encoded value 0, a categorical column's mean category embedding: see
+    at ``numeric_values``, its median training value, or at encoded value 0
+    if None, for a model pickled before the medians were kept; a categorical
+    column's mean category embedding: see
     ``FeatureTokenizer.neutral_tokens``). It is mixed with the
     column's missing token (index 0's for categorical columns) by
     ``missing_rate``, the column's share of missing values in training
@@ -30,7 +36,8 @@ def reference_tokens(tokenizer, missing_rate: np.ndarray | None = None) -> torch
     column missing in every row sits at its missing token, as every row does,
     so its attribution is exactly 0.
     """
-    observed = tokenizer.neutral_tokens().float()
+    values = None if numeric_values is None else torch.as_tensor(numeric_values)
+    observed = tokenizer.neutral_tokens(values).float()
     if missing_rate is None:
         return observed
     rate = torch.as_tensor(missing_rate, dtype=torch.float32)

@@ -311,8 +311,12 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
             self.net_.fit(train, None)
         self.history_ = self.net_.history
         # A missing token that no training row reached learnt nothing: a
-        # missing value there at predict time gets the neutral token instead.
-        self.net_.module_.tokenizer.neutralise_missing(train.never_missing())
+        # missing value there at predict time gets the neutral token instead
+        # (for numbers, the median's; also explain's reference).
+        self._numeric_medians = train.numeric_medians()
+        self.net_.module_.tokenizer.neutralise_missing(
+            train.never_missing(), torch.as_tensor(self._numeric_medians)
+        )
         if not module_is_finite(self.net_.module_):
             raise FloatingPointError(
                 "Training diverged: the network's weights became NaN or infinite "

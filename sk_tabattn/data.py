@@ -77,6 +77,22 @@ class TabularDataset(Dataset):
         x_num, x_cat = self.inputs["x_num"], self.inputs["x_cat"]
         return torch.cat([~torch.isnan(x_num).any(dim=0), (x_cat != 0).all(dim=0)])
 
+    def numeric_medians(self) -> np.ndarray:
+        """Each numeric column's median value in these rows, missing values aside.
+
+        The lower of the two middle values for an even count, so a value of
+        the column itself; 0 for a column missing in every row. float32, of
+        shape ``(n_numeric,)``.
+        """
+        x_num = self.inputs["x_num"].numpy()
+        medians = np.zeros(x_num.shape[1], dtype=np.float32)
+        observed = ~np.isnan(x_num).all(axis=0)
+        if observed.any():
+            medians[observed] = np.nanquantile(
+                x_num[:, observed], 0.5, axis=0, method="lower"
+            )
+        return medians
+
 
 class TensorBatchIterator:
     """Iterate over a :class:`TabularDataset` in batches; skorch's ``iterator_*``.

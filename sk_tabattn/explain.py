@@ -34,16 +34,19 @@ straight path from a reference row's tokens to the row's tokens, and
 multiplied by the difference of the tokens. The attributions of a row add up
 to its output minus the reference row's output (``output - base_value``, up to
 the error of an ``n_steps``-point integral). In the reference row, numeric
-columns sit at encoded value 0 (the training median under the default
-``numeric_transform="quantile"``, the mean under ``"standard"``) and
-categorical columns at the average of their category embeddings, each mixed
-with the column's missing token by the share of the training rows in which
-the column is missing: the reference is then the average token of the
-column, missing values included, as it is already for the categories. A
-column never missing keeps the value-0 token, and a column missing in every
-training row gets exactly zero attribution (with a reference at value 0,
-every missing value differed from the reference, and an empty column took
-credit for the output's dependence on its missing token). The output
+columns sit at their median training value (the lower middle value for an
+even count, so a row at that value gets exactly zero attribution for the
+column, tied values and every ``numeric_transform`` included; models fitted
+before 2026-12-06 use encoded value 0) and categorical columns at the
+average of their category embeddings, each mixed with the column's missing
+token by the share of the training rows in which the column is missing: the
+reference is then the average token of the column, missing values included,
+as it is already for the categories. A column never missing keeps the
+median's token (which its missing token also takes, so a missing value
+there gets zero attribution), and a column missing in every training row
+gets exactly zero attribution (with a reference at value 0, every missing
+value differed from the reference, and an empty column took credit for the
+output's dependence on its missing token). The output
 is the logit of the positive class (binary classifiers; of each row's
 predicted class with more classes) minus the mean logit, since softmax
 ignores a shift of all logits; or the standardised prediction (regressors,
@@ -257,7 +260,8 @@ def _run(
     # The training rows' shares (set in fit), so that a row's attributions do
     # not depend on the rows explained with it; None for older pickles.
     rates = getattr(estimator, "_missing_rates", None)
-    reference = reference_tokens(module.tokenizer, rates).to(device)
+    medians = getattr(estimator, "_numeric_medians", None)
+    reference = reference_tokens(module.tokenizer, rates, medians).to(device)
     recorder = Recorder(module, token_columns)
     parts: dict[str, Any] = {
         k: [] for k in ("flow", "attr", "abs", "output", "base", "gates", "rows")

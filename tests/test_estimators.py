@@ -22,6 +22,7 @@ from sk_tabattn import (
 )
 from sk_tabattn._base import auto_batch_size, inference_batch_size
 from sk_tabattn.data import TabularDataset
+from sk_tabattn.encoding import EncodedTable
 from sk_tabattn.nn.blocks import READOUT_WIDTH
 
 
@@ -157,28 +158,35 @@ def test_predictions_do_not_depend_on_the_batch(name, mixed_frame, tiny_params):
     np.testing.assert_allclose(clf.predict_proba(X.iloc[::-1])[::-1], full, atol=1e-6)
 
 
+@pytest.mark.parametrize("transform", ["quantile", "none"])
 @pytest.mark.parametrize("Est", [AttentionCNNClassifier, AttentionCNNRegressor])
-def test_a_missing_value_training_never_had_takes_the_neutral_token(Est, tiny_params):
-    # "full" and "city" are never missing in fit: their missing tokens learnt
-    # nothing, and a missing value there used to move predictions by whatever
-    # the random initial token did (up to 0.7 in probability on UCI Adult).
+def test_a_missing_value_training_never_had_reads_as_the_median(
+    Est, transform, tiny_params
+):
+    # "full", "count" and "city" are never missing in fit: their missing tokens
+    # learnt nothing, and a missing value there used to move predictions by
+    # whatever the random initial token did (up to 0.7 in probability on UCI
+    # Adult). Now it reads as the median training value (the lower middle
+    # one: 120 rows), exactly, ties ("count") and unscaled columns included.
     rng = np.random.RandomState(0)
     n = 120
     X = pd.DataFrame(
         {
-            "full": rng.normal(size=n),
+            "full": rng.normal(size=n) * 1000 + 5000,
+            "count": rng.poisson(0.7, n).astype(float),
             "gaps": np.where(rng.rand(n) < 0.3, np.nan, rng.normal(size=n)),
             "city": rng.choice(["x", "y", "z"], n).astype(object),
             "town": rng.choice(["u", "v", None], n).astype(object),
         }
     )
-    y = X["full"] + X["gaps"].fillna(0) + (X["city"] == "x")
+    y = X["full"] / 1000 + X["count"] + X["gaps"].fillna(0) + (X["city"] == "x")
     if Est is AttentionCNNClassifier:
         y = y > y.median()
-    est = Est(**tiny_params, numeric_transform="standard").fit(X, y)
+    est = Est(**tiny_params, numeric_transform=transform).fit(X, y)
     tokenizer = est.net_.module_.tokenizer
-    missing, neutral = tokenizer.missing_tokens(), tokenizer.neutral_tokens()
-    never = torch.tensor([True, False, True, False])  # full, gaps, city, town
+    missing = tokenizer.missing_tokens()
+    neutral = tokenizer.neutral_tokens(torch.as_tensor(est._numeric_medians))
+    never = torch.tensor([True, True, False, True, False])  # in token order
     torch.testing.assert_close(missing[never], neutral[never], rtol=0, atol=0)
     assert not torch.isclose(missing[~never], neutral[~never]).all(dim=1).any()
 
@@ -187,19 +195,34 @@ def test_a_missing_value_training_never_had_takes_the_neutral_token(Est, tiny_pa
             return est.predict_proba(rows)
         return est.predict(rows)
 
-    rows = X.iloc[:20].copy()
-    rows["full"] = np.nan
+    medians = {c: np.sort(X[c])[n // 2 - 1] for c in ("full", "count")}
+    rows = X.iloc[:20].assign(full=np.nan, count=np.nan)
     rows.loc[rows.index[:10], "city"] = None
-    # Under standard scaling the neutral token is the training mean's.
-    at_mean = rows.assign(full=X["full"].mean())
-    np.testing.assert_allclose(
-        predict(rows.iloc[10:]), predict(at_mean.iloc[10:]), rtol=1e-4, atol=1e-6
+    at_median = rows.assign(**medians)
+    np.testing.assert_array_equal(predict(rows.iloc[10:]), predict(at_median.iloc[10:]))
+    # The median is the reference of the attributions, so these values, and
+    # a missing category where fit had none, get none.
+    for frame in (rows, at_median):
+        attribution = est.explain(frame).feature_attribution
+        assert (attribution[["full", "count"]] == 0).all().all()
+        assert (attribution["city"].iloc[:10] == 0).all()
+        assert (attribution["city"].iloc[10:] != 0).all()
+    assert (est.explain(X).feature_attribution["full"] != 0).sum() == n - 1
+
+
+def test_dataset_medians_and_never_missing_columns():
+    nan = np.nan
+    x_num = np.array(
+        [[1, nan, nan, 5], [4, nan, 2, 5], [3, nan, 7, 5], [2, nan, 9, 5]],
+        dtype=np.float32,
     )
-    # It is the reference of the attributions, so these values get none.
-    attribution = est.explain(rows).feature_attribution
-    assert (attribution["full"] == 0).all()
-    assert (attribution["city"].iloc[:10] == 0).all()
-    assert (attribution["city"].iloc[10:] != 0).all()
+    x_cat = np.array([[1, 0], [2, 1], [1, 3], [3, 2]])
+    dataset = TabularDataset(EncodedTable(x_num, x_cat))
+    # The lower middle value of the observed ones; 0 for a column all missing.
+    np.testing.assert_array_equal(dataset.numeric_medians(), [2, 0, 7, 5])
+    assert dataset.numeric_medians().dtype == np.float32
+    expected = [True, False, False, True, True, False]
+    assert dataset.never_missing().tolist() == expected
 
 
 def test_inference_batches_shrink_with_the_attention_maps_of_wide_tables():
@@ -297,7 +320,8 @@ def test_early_stopping_stops_and_restores_the_best_weights(noise_with_early_sto
     # No column of X is ever missing: after training, their missing tokens
     # became the neutral ones (it is not the restore that set them).
     tokenizer = clf.net_.module_.tokenizer
-    torch.testing.assert_close(tokenizer.num_missing, tokenizer.neutral_tokens())
+    medians = torch.as_tensor(clf._numeric_medians)
+    torch.testing.assert_close(tokenizer.num_missing, tokenizer.neutral_tokens(medians))
 
 
 #: Set after training for the columns never missing in it (all, in these tests).

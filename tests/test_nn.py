@@ -180,10 +180,16 @@ def test_neutralise_missing_sets_only_the_chosen_missing_tokens(embedding):
     with torch.no_grad():
         tokens = tok(torch.full((1, 3), float("nan")), torch.zeros(1, 2).long())[0]
     torch.testing.assert_close(tokens, after)
-    # The numeric neutral token is the token of encoded value 0.
+    # The numeric neutral token is the token of encoded value 0, or of the
+    # values given.
     with torch.no_grad():
         zero = tok(torch.zeros(1, 3), torch.ones(1, 2).long())[0, :3]
+        values = torch.tensor([0.5, -1.0, 2.0])
+        at_values = tok(values[None], torch.ones(1, 2).long())[0, :3]
     torch.testing.assert_close(neutral[:3], zero)
+    torch.testing.assert_close(tok.neutral_tokens(values)[:3], at_values)
+    tok.neutralise_missing(chosen, values)
+    torch.testing.assert_close(tok.num_missing[[0, 2]], at_values[[0, 2]])
 
 
 def test_tokenizer_with_only_categorical_columns():

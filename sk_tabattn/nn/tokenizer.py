@@ -117,20 +117,24 @@ class FeatureTokenizer(nn.Module):
             tokens.append(cat)
         return tokens[0] if len(tokens) == 1 else torch.cat(tokens, dim=1)
 
-    def neutral_tokens(self) -> torch.Tensor:
+    def neutral_tokens(
+        self, numeric_values: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Token of each column that stands for no information, ``[F, d_token]``.
 
-        A numeric column's token at encoded value 0 (the training median under
-        the encoder's default quantile scaling, the mean under standard
-        scaling), or a categorical column's mean category embedding (index 0,
+        A numeric column's token at ``numeric_values`` (the estimators pass
+        each column's median training value; None means encoded value 0), or
+        a categorical column's mean category embedding (index 0,
         missing/unknown, left out when the column has other categories).
         Detached from autograd; numeric tokens first.
         """
         parts = []
         with torch.no_grad():
             if self.n_numeric:
-                zeros = self.num_bias.new_zeros(1, self.n_numeric)
-                parts.append(self.numeric_tokens(zeros)[0])
+                values = self.num_bias.new_zeros(1, self.n_numeric)
+                if numeric_values is not None:
+                    values[0] = torch.as_tensor(numeric_values).to(values)
+                parts.append(self.numeric_tokens(values)[0])
             if self.n_categorical:
                 table = self.cat_embedding.weight
                 offsets = self.cat_offsets.tolist() + [len(table)]
@@ -152,19 +156,24 @@ class FeatureTokenizer(nn.Module):
         return torch.cat(parts)
 
     @torch.no_grad()
-    def neutralise_missing(self, columns: torch.Tensor) -> None:
+    def neutralise_missing(
+        self, columns: torch.Tensor, numeric_values: torch.Tensor | None = None
+    ) -> None:
         """Make the missing token of ``columns`` their :meth:`neutral_tokens`.
 
         For the columns that were never missing in training: their missing
         token learnt nothing, and a random one would move predictions by
-        chance; the neutral token moves them towards the average case.
+        chance; the neutral token moves them towards the typical case.
 
         Parameters
         ----------
         columns : BoolTensor of shape (n_numeric + n_categorical,)
             The columns to change, in token order (numeric first).
+        numeric_values : Tensor of shape (n_numeric,) or None, default=None
+            The encoded values whose tokens the numeric columns take (None:
+            0), as in :meth:`neutral_tokens`.
         """
-        neutral = self.neutral_tokens()
+        neutral = self.neutral_tokens(numeric_values)
         columns = columns.to(neutral.device)
         n = self.n_numeric
         if n:
