@@ -60,9 +60,9 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
       column holding numbers): scaled as learned in ``fit`` (by default a
       quantile transform to a normal distribution, robust to outliers and
       skew). NaN, ``None`` and ``pd.NA`` stay NaN, and the network embeds them
-      as a learned per-column "missing" token: no imputation needed. (The
-      estimators give a column that was never missing in their training rows
-      a neutral missing token, as nothing trained its own.)
+      as a learned per-column "missing" token: no imputation needed. (In a
+      column never missing in the estimators' training rows, nothing trained
+      that token: there a missing value reads as the median training value.)
     - **categorical** (pandas ``category``, ``object``/``str``/``string``
       holding strings, ``bool``/``boolean``): an index into the column's
       embedding table. 0 means missing. 1 to k are the k kept categories

@@ -35,9 +35,10 @@ multiplied by the difference of the tokens. The attributions of a row add up
 to its output minus the reference row's output (``output - base_value``, up to
 the error of an ``n_steps``-point integral). In the reference row, numeric
 columns sit at their median training value (the lower middle value for an
-even count, so a row at that value gets exactly zero attribution for the
-column, tied values and every ``numeric_transform`` included; models fitted
-before 2026-12-06 use encoded value 0) and categorical columns at the
+even count, so that in a column never missing in training a row at that
+value gets exactly zero attribution for it, tied values and every
+``numeric_transform`` included; models fitted before 2026-12-06 use encoded
+value 0) and categorical columns at the
 average of their category embeddings, each mixed with the column's missing
 token by the share of the training rows in which the column is missing: the
 reference is then the average token of the column, missing values included,
