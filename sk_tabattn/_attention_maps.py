@@ -8,6 +8,8 @@ per block.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ._memory import available_memory, format_bytes
@@ -31,13 +33,13 @@ def returns_maps(block) -> bool:
     return hasattr(block, "need_weights")
 
 
-def map_widths(module) -> list[int]:
-    """Columns of the stream of each attention block that returns a map.
+def map_blocks(module) -> list[tuple[Any, int]]:
+    """Each attention block that returns a map, with its stream's column count.
 
     Read from the fitted module, without running it.
     """
     return [
-        len(branch.positions)
+        (residual.block, len(branch.positions))
         for branch in module.branches
         for residual in branch.attentions
         if returns_maps(residual.block)
@@ -46,12 +48,9 @@ def map_widths(module) -> list[int]:
 
 def map_floats_per_row(estimator) -> int:
     """Floats a row's attention maps take while computed (all heads, all blocks)."""
-    module = estimator.net_.module_
     return sum(
-        residual.block.weight_floats(len(branch.positions), estimator.n_heads)
-        for branch in module.branches
-        for residual in branch.attentions
-        if returns_maps(residual.block)
+        block.weight_floats(width, estimator.n_heads)
+        for block, width in map_blocks(estimator.net_.module_)
     )
 
 
@@ -71,7 +70,7 @@ def default_batch_size(estimator, *, with_maps: bool) -> int:
 
 def attention_map_bytes(estimator, n_rows: int) -> int:
     """Bytes the attention maps of ``n_rows`` rows take in an Explanation."""
-    widths = map_widths(estimator.net_.module_)
+    widths = [width for _, width in map_blocks(estimator.net_.module_)]
     return n_rows * sum(w * w for w in widths) * MAP_DTYPE.itemsize
 
 
