@@ -310,11 +310,16 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
             self.net_ = self._build_net(encoder, streams, train, valid, batch_size)
             self.net_.fit(train, None)
         self.history_ = self.net_.history
-        # A missing token that no training row reached learnt nothing: a
-        # missing value there at predict time gets the neutral token instead
-        # (for numbers, the median's; also explain's reference).
+        # A token that no training row reached learnt nothing: a category
+        # seen only in validation rows, or a missing value where training had
+        # none, gets the neutral token instead (for numbers, the median's;
+        # also explain's reference).
+        tokenizer = self.net_.module_.tokenizer
+        tokenizer.neutralise_unseen_categories(
+            train.seen_categories(encoder.cardinalities_)
+        )
         self._numeric_medians = train.numeric_medians()
-        self.net_.module_.tokenizer.neutralise_missing(
+        tokenizer.neutralise_missing(
             train.never_missing(), torch.as_tensor(self._numeric_medians)
         )
         if not module_is_finite(self.net_.module_):

@@ -8,7 +8,7 @@ yields ``index_select`` (shuffled) or view (ordered) slices of them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -76,6 +76,20 @@ class TabularDataset(Dataset):
         """
         x_num, x_cat = self.inputs["x_num"], self.inputs["x_cat"]
         return torch.cat([~torch.isnan(x_num).any(dim=0), (x_cat != 0).all(dim=0)])
+
+    def seen_categories(self, cardinalities: Sequence[int]) -> torch.Tensor:
+        """Which category indices these rows hold, column after column.
+
+        A BoolTensor of shape ``(sum(cardinalities),)``, laid out as the
+        tokenizer's embedding table: entry ``offset_j + i`` tells whether
+        categorical column ``j`` has index ``i`` in some row.
+        """
+        x_cat = self.inputs["x_cat"]
+        parts = [
+            torch.bincount(x_cat[:, j], minlength=size) > 0
+            for j, size in enumerate(cardinalities)
+        ]
+        return torch.cat(parts) if parts else torch.zeros(0, dtype=torch.bool)
 
     def numeric_medians(self) -> np.ndarray:
         """Each numeric column's median value in these rows, missing values aside.

@@ -210,6 +210,41 @@ def test_a_missing_value_training_never_had_reads_as_the_median(
     assert (est.explain(X).feature_attribution["full"] != 0).sum() == n - 1
 
 
+def test_a_category_seen_only_in_validation_rows_reads_as_the_typical_one(
+    tiny_params, monkeypatch
+):
+    # With min_frequency=1 the encoder gives "w" (3 rows) its own index, but
+    # all its rows are validation rows: its embedding learnt nothing and used
+    # to keep its random initial value. Now it is the column's mean category,
+    # as a missing or unknown value is in a column never missing in fit.
+    rng = np.random.RandomState(0)
+    n = 150
+    city = rng.choice(["x", "y", "z"], n).astype(object)
+    city[[5, 40, 90]] = "w"
+    X = pd.DataFrame({"a": rng.normal(size=n), "city": city})
+    y = (X["a"] + (X["city"] == "x") > 0.5).astype(int)
+    split = AttentionCNNClassifier._split
+
+    def w_in_validation(self, n_samples, y_enc, rng):
+        train_idx, valid_idx = split(self, n_samples, y_enc, rng)
+        w = np.flatnonzero(city == "w")
+        return np.setdiff1d(train_idx, w), np.union1d(valid_idx, w)
+
+    monkeypatch.setattr(AttentionCNNClassifier, "_split", w_in_validation)
+    params = {**tiny_params, "early_stopping": True, "min_frequency": 1}
+    clf = AttentionCNNClassifier(**params).fit(X, y)
+    assert "w" in clf.encoder_.categories_[0]
+    rows = X.iloc[:10]
+    as_w, as_missing, as_unknown = (
+        clf.predict_proba(rows.assign(city=value)) for value in ("w", None, "q")
+    )
+    np.testing.assert_array_equal(as_w, as_missing)
+    np.testing.assert_array_equal(as_w, as_unknown)
+    # Trained categories keep their own embeddings.
+    assert not np.allclose(clf.predict_proba(rows.assign(city="x")), as_w)
+    assert (clf.explain(rows.assign(city="w")).feature_attribution["city"] == 0).all()
+
+
 def test_dataset_medians_and_never_missing_columns():
     nan = np.nan
     x_num = np.array(
@@ -223,6 +258,12 @@ def test_dataset_medians_and_never_missing_columns():
     assert dataset.numeric_medians().dtype == np.float32
     expected = [True, False, False, True, True, False]
     assert dataset.never_missing().tolist() == expected
+    # Index 0 of the second column is used, index 3 of the first is not.
+    seen = dataset.seen_categories([4, 4])
+    assert seen.tolist() == [False, True, True, True, True, True, True, True]
+    assert dataset.seen_categories([5, 4])[:5].tolist() == [
+        False, True, True, True, False
+    ]  # fmt: skip
 
 
 def test_inference_batches_shrink_with_the_attention_maps_of_wide_tables():

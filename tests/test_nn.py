@@ -192,6 +192,32 @@ def test_neutralise_missing_sets_only_the_chosen_missing_tokens(embedding):
     torch.testing.assert_close(tok.num_missing[[0, 2]], at_values[[0, 2]])
 
 
+def test_neutralise_unseen_categories_gives_them_the_mean_trained_category():
+    tok = FeatureTokenizer(n_numeric=1, cardinalities=[4, 3, 2], d_token=4)
+    table = tok.cat_embedding.weight
+    before = table.detach().clone()
+    neutral = tok.neutral_tokens()
+    # Column 0: index 0 and 2 unused. Column 1: all used. Column 2: only
+    # index 0 (missing) used.
+    seen = torch.tensor([False, True, False, True, True, True, True, True, False])
+    tok.neutralise_unseen_categories(seen)
+    after = table.detach()
+    assert torch.equal(after[seen], before[seen])
+    mean = before[[1, 3]].mean(dim=0)
+    torch.testing.assert_close(after[[0, 2]], mean.expand(2, -1), rtol=0, atol=0)
+    assert not torch.equal(before[[0, 2]], after[[0, 2]])  # the test can fail
+    torch.testing.assert_close(after[8], before[7], rtol=0, atol=0)
+    # The neutral token is now the mean of the trained categories (index 0 in
+    # the column where only it was used); the numeric one did not move.
+    expected = torch.stack([mean, before[5:7].mean(dim=0), before[7]]) + tok.cat_bias
+    torch.testing.assert_close(tok.neutral_tokens()[1:], expected)
+    torch.testing.assert_close(tok.neutral_tokens()[0], neutral[0], rtol=0, atol=0)
+    # Without categorical columns there is nothing to do.
+    FeatureTokenizer(
+        n_numeric=2, cardinalities=[], d_token=4
+    ).neutralise_unseen_categories(torch.zeros(0, dtype=torch.bool))
+
+
 def test_tokenizer_with_only_categorical_columns():
     tok = FeatureTokenizer(n_numeric=0, cardinalities=[3, 5], d_token=4)
     tokens = tok(torch.empty(2, 0), torch.tensor([[0, 4], [2, 1]]))

@@ -185,6 +185,39 @@ class FeatureTokenizer(nn.Module):
             # The embedding row takes the token minus the column's shared bias.
             self.cat_embedding.weight[rows] = (neutral[n:] - self.cat_bias)[chosen]
 
+    @torch.no_grad()
+    def neutralise_unseen_categories(self, seen: torch.Tensor) -> None:
+        """Give every category that training never used its column's mean one.
+
+        A category the encoder knows but no training row holds (seen only in
+        the validation rows, say) kept its random initial embedding; the mean
+        of the column's trained categories moves predictions towards the
+        typical case instead, as :meth:`neutralise_missing` does for missing
+        values. Index 0 (missing/unknown) is one of them if unused. A column
+        whose training rows were all index 0 gives its other categories the
+        index-0 embedding. :meth:`neutral_tokens` is then the mean of the
+        trained categories.
+
+        Parameters
+        ----------
+        seen : BoolTensor of shape (sum of the cardinalities,)
+            Which rows of the embedding table the training rows used, column
+            after column (see ``TabularDataset.seen_categories``).
+        """
+        if not self.n_categorical:
+            return
+        table = self.cat_embedding.weight
+        seen = seen.to(table.device)
+        bounds = self.cat_offsets.tolist() + [len(table)]
+        for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+            rows, used = table[start:stop], seen[start:stop]
+            if used.all():
+                continue
+            trained = used.clone()
+            trained[0] = False
+            mean = rows[trained].mean(dim=0) if trained.any() else rows[0].clone()
+            rows[~used] = mean
+
     def numeric_tokens(self, value: torch.Tensor) -> torch.Tensor:
         """Tokens of finite numeric values: ``(batch, n_numeric, d_token)``."""
         if self.numeric_embedding == "linear":
