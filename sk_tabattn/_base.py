@@ -11,12 +11,8 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
-from sklearn.utils import _safe_indexing, check_random_state
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    _num_samples,
-    check_is_fitted,
-)
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import ProgressBar
 from skorch.helper import predefined_split
 
@@ -27,6 +23,9 @@ from ._validation import (
     Interval,
     StrOptions,
     TooFewSamplesWarning,
+    _check_sample_weight,
+    _num_samples,
+    _safe_indexing,
     as_table,
     check_cross_parameters,
     did_you_mean,

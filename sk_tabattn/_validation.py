@@ -13,12 +13,17 @@ from collections.abc import Iterable
 import pandas as pd
 import torch
 from sklearn.base import _fit_context  # noqa: F401  (re-exported)
+from sklearn.utils import _safe_indexing  # noqa: F401  (re-exported)
 from sklearn.utils._param_validation import (  # noqa: F401  (re-exported)
     HasMethods,
     Interval,
     StrOptions,
 )
-from sklearn.utils.validation import (  # noqa: F401  (validate_data re-exported)
+from sklearn.utils.validation import (  # noqa: F401  (re-exported)
+    _check_feature_names_in,
+    _check_sample_weight,
+    _check_y,
+    _num_samples,
     check_array,
     validate_data,
 )

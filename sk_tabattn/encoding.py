@@ -25,6 +25,7 @@ from ._scaling import ConstantColumns, make_scaler
 from ._validation import (
     Interval,
     StrOptions,
+    _check_feature_names_in,
     _fit_context,
     as_table,
     validate_data,
@@ -410,8 +411,6 @@ default="from_dtype"
         names : ndarray of str
             Output column names.
         """
-        from sklearn.utils.validation import _check_feature_names_in
-
         check_is_fitted(self)
         return _check_feature_names_in(self, input_features)
 

@@ -101,7 +101,7 @@ from ._attention_maps import MapStore, check_map_memory, default_batch_size
 from ._attribution import explained_output, integrated_gradients, reference_tokens
 from ._recorder import Recorder
 from ._rollout import rollout, stream_shares
-from ._validation import _INTERNAL_ERROR
+from ._validation import _INTERNAL_ERROR, _num_samples, _safe_indexing
 from .data import TabularDataset, TensorBatchIterator
 
 #: Points of the integrated-gradients path (midpoint rule).
@@ -552,9 +552,6 @@ def feature_importances(
     >>> imp.shape, bool(np.isclose(imp.sum(), 1))
     ((4,), True)
     """
-    from sklearn.utils import _safe_indexing
-    from sklearn.utils.validation import _num_samples
-
     _check_positive_int(max_rows, "max_rows")
     _check_positive_int(n_steps, "n_steps")
     X = _checked_table(estimator, X)

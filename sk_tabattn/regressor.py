@@ -6,13 +6,11 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import RegressorMixin
-from sklearn.utils import _safe_indexing
-from sklearn.utils.validation import _check_y
 
 from . import _docstrings
 from ._base import _BaseAttentionCNN
 from ._net import TabularNetRegressor
-from ._validation import _fit_context
+from ._validation import _check_y, _fit_context, _safe_indexing
 
 
 class AttentionCNNRegressor(RegressorMixin, _BaseAttentionCNN):  # noqa: D101
