@@ -192,6 +192,11 @@ class _Quantile:
             margin = 0.0 if self.mid_rank_ends else _BOUNDS_THRESHOLD
             u[x + margin > q[:, -1:]] = 1.0
             u[x - margin < q[:, :1]] = 0.0
+            # At a tied column's outermost quantile the two directions' mean
+            # can round just outside [0, 1] (-1e-19 at breast_cancer's
+            # smallest "worst smoothness"), where ndtri is NaN: the value
+            # read as missing. (NaN stays NaN through the clamp.)
+            u.clamp_(0.0, 1.0)
             u = torch.special.ndtri(u, out=u).clamp_(*_NORMAL_CLIP)
             out[start : start + step, columns] = u.T.numpy()
         return out

@@ -14,7 +14,7 @@ import torch
 from _params import FAST
 from scipy.special import ndtri
 from sklearn.compose import ColumnTransformer, make_column_selector
-from sklearn.datasets import load_digits
+from sklearn.datasets import load_breast_cancer, load_digits, load_wine
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, QuantileTransformer, StandardScaler
 
@@ -824,6 +824,19 @@ def test_values_too_large_for_float32_are_refused():
     # The quantile transform maps them into range.
     x_num = TabularEncoder().fit(X).encode(X).x_num
     assert np.isfinite(x_num).all()
+
+
+@pytest.mark.parametrize("load", [load_breast_cancer, load_wine])
+def test_no_observed_value_encodes_as_missing(load):
+    # At a tied column's smallest or largest quantile, the mean of the two
+    # interpolation directions could round just outside [0, 1], where the
+    # normal quantile function is NaN: one value of breast_cancer and two of
+    # wine read as missing, in fit and at predict time.
+    X, _ = load(return_X_y=True)
+    x_num = TabularEncoder().fit(X).encode(X).x_num
+    assert not np.isnan(x_num).any()
+    ends = TabularEncoder().fit(X).encode(np.vstack([X.min(0), X.max(0)])).x_num
+    assert (ends[0] < ends[1]).all()
 
 
 def test_nan_reaches_the_network_as_the_missing_token():
