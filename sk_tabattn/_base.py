@@ -303,6 +303,9 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
             if self.batch_size == "auto"
             else self.batch_size
         )
+        # Where a numeric column's missing token starts (its median's token),
+        # and explain's reference.
+        self._numeric_medians = train.numeric_medians()
         raise_malloc_thresholds()  # else some processes re-fault every step
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -317,7 +320,6 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
         tokenizer.neutralise_unseen_categories(
             train.seen_categories(encoder.cardinalities_)
         )
-        self._numeric_medians = train.numeric_medians()
         tokenizer.neutralise_missing(
             train.never_missing(), torch.as_tensor(self._numeric_medians)
         )
@@ -495,6 +497,7 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
             module__feature_readout=self.feature_readout,
             module__fusion=self.fusion,
             module__numeric_embedding=self.numeric_embedding,
+            module__numeric_fill=self._numeric_medians.tolist(),
             criterion=self._criterion,
             criterion__reduction="none",
             **{f"criterion__{k}": v for k, v in self._criterion_params().items()},

@@ -843,9 +843,11 @@ def test_nan_reaches_the_network_as_the_missing_token():
     X = pd.DataFrame({"x": [0.5, np.nan]})
     table = TabularEncoder().fit(X).encode(X)
     tokenizer = FeatureTokenizer(n_numeric=1, cardinalities=[], d_token=4)
+    with torch.no_grad():
+        tokenizer.num_missing_shift.fill_(0.5)  # as if trained
     tokens = tokenizer(torch.as_tensor(table.x_num), torch.as_tensor(table.x_cat))
-    torch.testing.assert_close(tokens[1, 0], tokenizer.num_missing[0])
-    assert not torch.equal(tokens[0, 0], tokenizer.num_missing[0])
+    torch.testing.assert_close(tokens[1, 0], tokenizer.missing_tokens()[0])
+    assert not torch.equal(tokens[0, 0], tokenizer.missing_tokens()[0])
 
 
 # -- arrays, sparse, ColumnTransformer ------------------------------------------------

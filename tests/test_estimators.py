@@ -189,6 +189,13 @@ def test_a_missing_value_training_never_had_reads_as_the_median(
     never = torch.tensor([True, True, False, True, False])  # in token order
     torch.testing.assert_close(missing[never], neutral[never], rtol=0, atol=0)
     assert not torch.isclose(missing[~never], neutral[~never]).all(dim=1).any()
+    # A numeric missing token starts at the median's token and learns a shift
+    # from there where training had missing values ("gaps").
+    torch.testing.assert_close(
+        tokenizer.num_fill, torch.as_tensor(est._numeric_medians), rtol=0, atol=0
+    )
+    shift_norms = tokenizer.num_missing_shift.norm(dim=1)
+    assert shift_norms[2] > 0 and (shift_norms[:2] == 0).all()
 
     def predict(rows):
         if Est is AttentionCNNClassifier:
@@ -362,20 +369,15 @@ def test_early_stopping_stops_and_restores_the_best_weights(noise_with_early_sto
     # became the neutral ones (it is not the restore that set them).
     tokenizer = clf.net_.module_.tokenizer
     medians = torch.as_tensor(clf._numeric_medians)
-    torch.testing.assert_close(tokenizer.num_missing, tokenizer.neutral_tokens(medians))
-
-
-#: Set after training for the columns never missing in it (all, in these tests).
-NOT_TRAINED = "tokenizer.num_missing"
+    torch.testing.assert_close(
+        tokenizer.missing_tokens(), tokenizer.neutral_tokens(medians)
+    )
+    assert (tokenizer.num_missing_shift == 0).all()
 
 
 def _trained_weights(module) -> dict:
     """Copies of the weights training set, by name."""
-    return {
-        name: p.detach().clone()
-        for name, p in module.named_parameters()
-        if name != NOT_TRAINED
-    }
+    return {name: p.detach().clone() for name, p in module.named_parameters()}
 
 
 class _WeightRecorder(Callback):

@@ -153,7 +153,7 @@ def test_tokenizer_embeds_missing_values_and_index_zero():
     x_cat = torch.tensor([[0], [2]])
     tokens = tok(x_num, x_cat)
     assert tokens.shape == (2, 3, 4)
-    torch.testing.assert_close(tokens[0, 0], tok.num_missing[0])
+    torch.testing.assert_close(tokens[0, 0], tok.missing_tokens()[0])
     assert torch.isfinite(tokens).all()
     # A batch without NaN skips the select, and embeds its rows the same.
     alone = tok(x_num[1:], x_cat[1:])
@@ -166,6 +166,8 @@ def test_neutralise_missing_sets_only_the_chosen_missing_tokens(embedding):
     tok = FeatureTokenizer(
         n_numeric=3, cardinalities=[3, 4], d_token=4, numeric_embedding=embedding
     )
+    with torch.no_grad():  # as if trained: the missing tokens left their start
+        tok.num_missing_shift.normal_()
     before = tok.missing_tokens().clone()
     neutral = tok.neutral_tokens()
     chosen = torch.tensor([True, False, True, False, True])
@@ -173,7 +175,8 @@ def test_neutralise_missing_sets_only_the_chosen_missing_tokens(embedding):
     after = tok.missing_tokens()
     torch.testing.assert_close(after[chosen], neutral[chosen], rtol=0, atol=0)
     assert torch.equal(after[~chosen], before[~chosen])
-    assert not torch.equal(before[chosen], neutral[chosen])  # the test can fail
+    # The test can fail: no chosen token was neutral.
+    assert not torch.isclose(before[chosen], neutral[chosen]).all(dim=1).any()
     # What the network sees for NaN and index 0 is the new token; the observed
     # values' tokens (and so the neutral tokens) did not move.
     torch.testing.assert_close(tok.neutral_tokens(), neutral, rtol=0, atol=0)
@@ -189,7 +192,43 @@ def test_neutralise_missing_sets_only_the_chosen_missing_tokens(embedding):
     torch.testing.assert_close(neutral[:3], zero)
     torch.testing.assert_close(tok.neutral_tokens(values)[:3], at_values)
     tok.neutralise_missing(chosen, values)
-    torch.testing.assert_close(tok.num_missing[[0, 2]], at_values[[0, 2]])
+    torch.testing.assert_close(tok.missing_tokens()[[0, 2]], at_values[[0, 2]])
+
+
+@pytest.mark.parametrize("embedding", ["linear", "periodic"])
+def test_a_missing_value_starts_as_the_token_of_the_fill_value(embedding):
+    fill = [0.5, -1.0]
+    tok = FeatureTokenizer(
+        n_numeric=2, cardinalities=[], d_token=4, numeric_embedding=embedding,
+        numeric_fill=fill,
+    )  # fmt: skip
+    nan = float("nan")
+    x_num = torch.tensor([[nan, 2.0], [0.5, nan], [0.5, -1.0]])
+    with torch.no_grad():
+        tokens = tok(x_num, torch.empty(3, 0, dtype=torch.long))
+        torch.testing.assert_close(tokens[0, 0], tokens[1, 0], rtol=0, atol=0)
+        torch.testing.assert_close(tokens[1, 1], tokens[2, 1], rtol=0, atol=0)
+        # Training moves the missing token by a learned shift from there.
+        tok.num_missing_shift.fill_(0.25)
+        shifted = tok(x_num, torch.empty(3, 0, dtype=torch.long))
+    torch.testing.assert_close(shifted[0, 0], tokens[2, 0] + 0.25)
+    torch.testing.assert_close(shifted[0, 1], tokens[0, 1], rtol=0, atol=0)
+    torch.testing.assert_close(tok.missing_tokens(), tokens[2] + 0.25)
+    with pytest.raises(ValueError, match="numeric_fill must hold 2 values"):
+        FeatureTokenizer(n_numeric=2, cardinalities=[], d_token=4, numeric_fill=[0.0])
+
+
+def test_a_tokenizer_pickled_before_the_shift_keeps_its_free_missing_token():
+    tok = FeatureTokenizer(n_numeric=2, cardinalities=[3], d_token=4)
+    del tok.num_missing_shift, tok.num_fill
+    tok.num_missing = torch.nn.Parameter(torch.randn(2, 4))
+    x_num = torch.tensor([[float("nan"), 1.0]])
+    with torch.no_grad():
+        tokens = tok(x_num, torch.ones(1, 1, dtype=torch.long))
+    torch.testing.assert_close(tokens[0, 0], tok.num_missing[0], rtol=0, atol=0)
+    torch.testing.assert_close(tok.missing_tokens()[:2], tok.num_missing.detach())
+    tok.neutralise_missing(torch.tensor([False, True, False]))
+    torch.testing.assert_close(tok.num_missing[1], tok.neutral_tokens()[1])
 
 
 def test_neutralise_unseen_categories_gives_them_the_mean_trained_category():
@@ -281,7 +320,7 @@ def test_periodic_numeric_embedding_is_a_nonlinear_map_per_column():
     assert tokens.shape == (2, 4, 8)
     assert torch.isfinite(tokens).all()
     # A missing value is the column's learned missing token.
-    torch.testing.assert_close(tokens[0, 2], tok.num_missing[2])
+    torch.testing.assert_close(tokens[0, 2], tok.missing_tokens()[2])
     # Column j's token depends on x_j alone, and not linearly.
     values = torch.tensor([[-1.0, 0.0, 0.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
     out = tok.numeric_tokens(values)

@@ -215,6 +215,10 @@ class AttentionCNN(nn.Module):
         Whether the head also reads ``blocks.READOUT_WIDTH`` learned numbers per
         feature position of the last block (see :class:`FeatureReadout`),
         added to its hidden layer beside the pooled vector.
+    numeric_fill : sequence of float or None, default=None
+        Each numeric column's typical value (the estimators pass the median of
+        the training rows), from which its missing token starts (see
+        :class:`FeatureTokenizer`); None: 0.
 
     Notes
     -----
@@ -243,6 +247,7 @@ class AttentionCNN(nn.Module):
         fusion: str = "softmax",
         numeric_embedding: str = "linear",
         feature_readout: bool = True,
+        numeric_fill: Sequence[float] | None = None,
     ):
         super().__init__()
         n_features = n_numeric + len(cardinalities)
@@ -253,6 +258,7 @@ class AttentionCNN(nn.Module):
             cardinalities=cardinalities,
             d_token=d_token,
             numeric_embedding=numeric_embedding,
+            numeric_fill=numeric_fill,
         )
         branches = [
             StreamBranch(

@@ -20,10 +20,15 @@ class FeatureTokenizer(nn.Module):
     bias_j)`` with ``n_frequencies`` learned frequencies ``c_j`` per column,
     drawn from N(0, ``frequency_scale``²): a per-column non-linear map before
     any mixing of columns. Either way a missing value (NaN) becomes a learned
-    per-column ``missing_j`` token, so no imputation is needed. Categorical
-    column ``j`` has its own embedding table whose index 0 stands for missing
-    or unknown categories. A missing token that training never reached keeps
-    its random initial value unless :meth:`neutralise_missing` replaces it.
+    per-column missing token, so no imputation is needed: the token of the
+    column's ``numeric_fill`` value plus a learned ``num_missing_shift_j``
+    that starts at zero. A column missing in few training rows thus reads
+    missing values much as its typical value, rather than as a random token
+    that few gradient steps reached. Categorical column ``j`` has its own
+    embedding table whose index 0 stands for missing or unknown categories;
+    an index that training never reached keeps its random initial value
+    unless :meth:`neutralise_missing` or :meth:`neutralise_unseen_categories`
+    replaces it.
 
     Parameters
     ----------
@@ -35,6 +40,10 @@ class FeatureTokenizer(nn.Module):
         Width of every token.
     numeric_embedding : {"linear", "periodic"}, default="linear"
         How a numeric value becomes a token (see above).
+    numeric_fill : sequence of float or None, default=None
+        Each numeric column's typical encoded value (the estimators pass the
+        median of the training rows), whose token a missing value starts
+        from; None: 0.
 
     Notes
     -----
@@ -51,6 +60,9 @@ class FeatureTokenizer(nn.Module):
     frequency_scale = 0.1
 
     cat_offsets: torch.Tensor
+    num_fill: torch.Tensor
+    #: The free missing token of models pickled before ``num_missing_shift``.
+    num_missing: torch.Tensor
 
     def __init__(
         self,
@@ -59,6 +71,7 @@ class FeatureTokenizer(nn.Module):
         cardinalities: Sequence[int],
         d_token: int,
         numeric_embedding: str = "linear",
+        numeric_fill: Sequence[float] | None = None,
     ):
         super().__init__()
         if numeric_embedding not in ("linear", "periodic"):
@@ -77,12 +90,23 @@ class FeatureTokenizer(nn.Module):
                 shape = (n_numeric, 2 * self.n_frequencies, d_token)
             self.num_weight = nn.Parameter(torch.empty(shape))
             self.num_bias = nn.Parameter(torch.empty(n_numeric, d_token))
-            self.num_missing = nn.Parameter(torch.empty(n_numeric, d_token))
+            self.num_missing_shift = nn.Parameter(torch.zeros(n_numeric, d_token))
+            fill = torch.zeros(n_numeric)
+            if numeric_fill is not None:
+                fill = torch.as_tensor(numeric_fill, dtype=torch.float32)
+                if fill.shape != (n_numeric,):
+                    raise ValueError(
+                        f"numeric_fill must hold {n_numeric} values, one per "
+                        f"numeric column. Got shape {tuple(fill.shape)}."
+                    )
+            self.register_buffer("num_fill", fill)
             # The periodic map has fan-in 2K, and is initialised as nn.Linear.
             w_bound = bound if len(shape) == 2 else shape[1] ** -0.5
             nn.init.uniform_(self.num_weight, -w_bound, w_bound)
-            for p in (self.num_bias, self.num_missing):
-                nn.init.uniform_(p, -bound, bound)
+            nn.init.uniform_(self.num_bias, -bound, bound)
+            # The random draw the missing token once had, discarded, so that a
+            # fit without missing values draws the same weights as before.
+            torch.empty(n_numeric, d_token).uniform_(-bound, bound)
             if numeric_embedding == "periodic":
                 self.frequencies = nn.Parameter(
                     torch.empty(n_numeric, self.n_frequencies)
@@ -107,8 +131,15 @@ class FeatureTokenizer(nn.Module):
             # compiled graph keeps it (fused there; a branch on data would
             # break the graph).
             if torch.compiler.is_compiling() or missing.any():
-                num = self.numeric_tokens(x_num.masked_fill(missing, 0.0))
-                num = torch.where(missing.unsqueeze(-1), self.num_missing, num)
+                if hasattr(self, "num_missing_shift"):
+                    num = self.numeric_tokens(
+                        torch.where(missing, self.num_fill, x_num)
+                    )
+                    shifted = num + self.num_missing_shift
+                else:  # a model pickled before the shift: a free missing token
+                    num = self.numeric_tokens(x_num.masked_fill(missing, 0.0))
+                    shifted = self.num_missing
+                num = torch.where(missing.unsqueeze(-1), shifted, num)
             else:
                 num = self.numeric_tokens(x_num)
             tokens.append(num)
@@ -149,7 +180,7 @@ class FeatureTokenizer(nn.Module):
         """Each column's missing token, ``[F, d_token]``, detached; numeric first."""
         parts = []
         if self.n_numeric:
-            parts.append(self.num_missing.detach())
+            parts.append(self._numeric_missing_tokens().detach())
         if self.n_categorical:
             table = self.cat_embedding.weight.detach()
             parts.append(table[self.cat_offsets] + self.cat_bias.detach())
@@ -178,7 +209,12 @@ class FeatureTokenizer(nn.Module):
         n = self.n_numeric
         if n:
             chosen = columns[:n]
-            self.num_missing[chosen] = neutral[:n][chosen]
+            if hasattr(self, "num_missing_shift"):
+                # Zero when numeric_values is numeric_fill.
+                shift = neutral[:n] - self._numeric_missing_tokens(shifted=False)
+                self.num_missing_shift[chosen] = shift[chosen]
+            else:
+                self.num_missing[chosen] = neutral[:n][chosen]
         if self.n_categorical:
             chosen = columns[n:]
             rows = self.cat_offsets[chosen]
@@ -217,6 +253,16 @@ class FeatureTokenizer(nn.Module):
             trained[0] = False
             mean = rows[trained].mean(dim=0) if trained.any() else rows[0].clone()
             rows[~used] = mean
+
+    def _numeric_missing_tokens(self, shifted: bool = True) -> torch.Tensor:
+        """Return the numeric columns' missing tokens, ``[n_numeric, d_token]``.
+
+        Without ``shifted``: the tokens of ``numeric_fill`` alone.
+        """
+        if not hasattr(self, "num_missing_shift"):
+            return self.num_missing  # pickled before the shift
+        fill = self.numeric_tokens(self.num_fill.unsqueeze(0))[0]
+        return fill + self.num_missing_shift if shifted else fill
 
     def numeric_tokens(self, value: torch.Tensor) -> torch.Tensor:
         """Tokens of finite numeric values: ``(batch, n_numeric, d_token)``."""
