@@ -216,8 +216,8 @@ class AttentionCNN(nn.Module):
         feature position of the last block (see :class:`FeatureReadout`),
         added to its hidden layer beside the pooled vector.
     numeric_fill : sequence of float or None, default=None
-        Each numeric column's typical value (the estimators pass the median of
-        the training rows), from which its missing token starts (see
+        Each numeric column's typical encoded value (the estimators pass the
+        median of the training rows), from which its missing token starts (see
         :class:`FeatureTokenizer`); None: 0.
 
     Notes
