@@ -365,8 +365,9 @@ def test_early_stopping_stops_and_restores_the_best_weights(noise_with_early_sto
     assert stopper.best_epoch_ == best
     for name, value in _trained_weights(clf.net_.module_).items():
         torch.testing.assert_close(value, stopper.best_model_weights_[name])
-    # No column of X is ever missing: after training, their missing tokens
-    # became the neutral ones (it is not the restore that set them).
+    # No column of X is ever missing: their missing tokens are the neutral
+    # ones, the median's, since the shift that training would learn was never
+    # used (and the restore did not set them).
     tokenizer = clf.net_.module_.tokenizer
     medians = torch.as_tensor(clf._numeric_medians)
     torch.testing.assert_close(
