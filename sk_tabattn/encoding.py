@@ -61,9 +61,10 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
       column holding numbers): scaled as learned in ``fit`` (by default a
       quantile transform to a normal distribution, robust to outliers and
       skew). NaN, ``None`` and ``pd.NA`` stay NaN, and the network embeds them
-      as a learned per-column "missing" token: no imputation needed. (In a
-      column never missing in the estimators' training rows, nothing trained
-      that token: there a missing value reads as the median training value.)
+      as a learned per-column "missing" token: no imputation needed. (The
+      estimators start that token at the token of the column's median
+      training value and learn a shift from there; in a column never missing
+      in their training rows a missing value reads exactly as that median.)
     - **categorical** (pandas ``category``, ``object``/``str``/``string``
       holding strings, ``bool``/``boolean``): an index into the column's
       embedding table. 0 means missing. 1 to k are the k kept categories

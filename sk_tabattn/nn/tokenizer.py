@@ -193,8 +193,12 @@ class FeatureTokenizer(nn.Module):
         """Make the missing token of ``columns`` their :meth:`neutral_tokens`.
 
         For the columns that were never missing in training: their missing
-        token learnt nothing, and a random one would move predictions by
-        chance; the neutral token moves them towards the typical case.
+        token learnt nothing. A categorical one (index 0) kept its random
+        start, which would move predictions by chance; the neutral token moves
+        them towards the typical case. A numeric one is still the token of
+        ``numeric_fill`` (its shift unused), which this makes the token of
+        ``numeric_values``; and one of a model pickled before the shift kept
+        its random start too.
 
         Parameters
         ----------
