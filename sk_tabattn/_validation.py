@@ -47,8 +47,10 @@ def as_table(X):
     """Return a DataFrame as it is, anything else as a 2-D array or CSR matrix.
 
     Gives scikit-learn's errors for 1-D, 3-D or empty input, without dtype
-    conversion (strings stay strings, NaN and inf are checked later).
+    conversion (strings stay strings, NaN and inf are checked later). A polars
+    DataFrame or a pyarrow Table is read as its ``to_pandas()``.
     """
+    X = _arrow_frame_as_pandas(X)
     if isinstance(X, pd.DataFrame):
         if X.columns.has_duplicates:
             dup = X.columns[X.columns.duplicated()].unique()
@@ -58,6 +60,38 @@ def as_table(X):
             )
         return X
     return check_array(X, dtype=None, accept_sparse="csr", ensure_all_finite=False)
+
+
+def _arrow_frame_as_pandas(X):
+    """Return a polars DataFrame or pyarrow Table as a pandas DataFrame.
+
+    So is any table with columns and a ``to_pandas`` method or an Arrow stream
+    export; anything else is returned as it is. ``check_array`` would make
+    such a table one array, losing its column names and dtypes: a category
+    column would be read as text, and predict could not check the names.
+    """
+    if hasattr(X, "collect") and hasattr(X, "collect_schema"):
+        raise TypeError(
+            f"X is a lazy {type(X).__module__}.{type(X).__qualname__}, a query "
+            "plan rather than data. Run it first: X.collect()."
+        )
+    if (
+        isinstance(X, pd.DataFrame)
+        or not hasattr(X, "columns")  # a Series or Array is 1-D: check_array's error
+        or not (hasattr(X, "to_pandas") or hasattr(X, "__arrow_c_stream__"))
+    ):
+        return X
+    try:
+        if hasattr(X, "to_pandas"):  # polars' and pyarrow's own conversion
+            return X.to_pandas()
+        import pyarrow as pa
+
+        return pa.table(X).to_pandas()
+    except ImportError as exc:
+        raise ImportError(
+            f"X is a {type(X).__module__}.{type(X).__qualname__}; reading it as a "
+            "pandas DataFrame needs pyarrow: pip install pyarrow"
+        ) from exc
 
 
 def did_you_mean(value: str, options: Iterable[str]) -> str:

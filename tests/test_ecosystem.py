@@ -8,6 +8,7 @@ import textwrap
 
 import joblib
 import numpy as np
+import pandas as pd
 import pytest
 import sklearn
 from sklearn.compose import ColumnTransformer, make_column_selector
@@ -100,6 +101,87 @@ def test_pipeline_with_a_column_transformer(mixed_frame, tiny_params, pandas_out
     if pandas_output:
         assert list(model.feature_names_in_) == list(pre.get_feature_names_out())
     assert pipe.predict(X).shape == y.shape
+
+
+def _as_foreign_frame(X, library):
+    if library == "polars":
+        pl = pytest.importorskip("polars")
+        pytest.importorskip("pyarrow")  # polars' to_pandas needs it
+        return pl.from_pandas(X)
+    pa = pytest.importorskip("pyarrow")
+    return pa.Table.from_pandas(X, preserve_index=False)
+
+
+@pytest.mark.parametrize("library", ["polars", "pyarrow"])
+def test_polars_and_pyarrow_frames_are_read_as_pandas_frames(
+    mixed_frame, tiny_params, library
+):
+    X, y = mixed_frame
+    foreign = _as_foreign_frame(X, library)
+    model = AttentionCNNClassifier(**tiny_params).fit(foreign, y)
+    reference = AttentionCNNClassifier(**tiny_params).fit(X, y)
+    # Names kept (check_array alone would drop them), kinds as in pandas: the
+    # category column "plan" and the string "city" categorical, "member" too.
+    assert list(model.feature_names_in_) == list(X.columns)
+    for attribute in ("numeric_columns_", "categorical_columns_"):
+        np.testing.assert_array_equal(
+            getattr(model.encoder_, attribute), getattr(reference.encoder_, attribute)
+        )
+    np.testing.assert_array_equal(
+        model.predict_proba(foreign), reference.predict_proba(X)
+    )
+    with pytest.raises(ValueError, match="same order as they were in fit"):
+        model.predict(_as_foreign_frame(X[X.columns[::-1]], library))
+
+
+def test_a_column_transformer_with_polars_output_feeds_the_estimator(
+    mixed_frame, tiny_params
+):
+    pytest.importorskip("polars")
+    pytest.importorskip("pyarrow")
+    X, y = mixed_frame
+    pre = _preprocess().set_output(transform="polars")
+    pipe = make_pipeline(pre, AttentionCNNClassifier(**tiny_params)).fit(X, y)
+    assert list(pipe[-1].feature_names_in_) == list(pre.get_feature_names_out())
+    assert pipe.predict(X).shape == y.shape
+
+
+def test_a_lazy_polars_frame_asks_to_be_collected(mixed_frame, tiny_params):
+    pl = pytest.importorskip("polars")
+    X, y = mixed_frame
+    with pytest.raises(TypeError, match=r"lazy polars.*LazyFrame.*X\.collect\(\)"):
+        AttentionCNNClassifier(**tiny_params).fit(pl.from_pandas(X).lazy(), y)
+
+
+class _ArrowStreamTable:
+    """A table that only exports an Arrow stream (no ``to_pandas``)."""
+
+    def __init__(self, table):
+        self.table = table
+        self.columns = table.column_names
+
+    def __arrow_c_stream__(self, requested_schema=None):
+        return self.table.__arrow_c_stream__(requested_schema)
+
+
+def test_a_table_exporting_an_arrow_stream_is_read_through_pyarrow(
+    mixed_frame, tiny_params
+):
+    X, y = mixed_frame
+    stream = _ArrowStreamTable(_as_foreign_frame(X, "pyarrow"))
+    model = AttentionCNNClassifier(**tiny_params).fit(stream, y)
+    reference = AttentionCNNClassifier(**tiny_params).fit(X, y)
+    assert list(model.feature_names_in_) == list(X.columns)
+    np.testing.assert_array_equal(
+        model.predict_proba(stream), reference.predict_proba(X)
+    )
+
+
+def test_an_arrow_stream_without_pyarrow_says_what_to_install(monkeypatch):
+    stream = _ArrowStreamTable(_as_foreign_frame(pd.DataFrame({"a": [1.0]}), "pyarrow"))
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # import pyarrow fails
+    with pytest.raises(ImportError, match="_ArrowStreamTable.*pip install pyarrow"):
+        AttentionCNNRegressor().fit(stream, [1.0])
 
 
 def test_grid_search_in_a_pipeline_keeps_plain_parameter_names(
