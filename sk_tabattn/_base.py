@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from numbers import Integral, Real
 
 import numpy as np
@@ -205,6 +206,8 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
     def __setstate__(self, state: dict) -> None:
         for name, value in self._added_parameters.items():
             state.setdefault(name, value)
+        if "history_" in state:  # fitted before n_iter_ was kept
+            state.setdefault("n_iter_", len(state["history_"]))
         super().__setstate__(state)
 
     # -- hooks for the subclasses ---------------------------------------------------
@@ -312,6 +315,7 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
             self.net_ = self._build_net(encoder, streams, train, valid, batch_size)
             self.net_.fit(train, None)
         self.history_ = self.net_.history
+        self.n_iter_ = len(self.history_)
         # A token that no training row reached learnt nothing: a category
         # seen only in validation rows, or a missing value where training had
         # none, gets the neutral token instead (for numbers, the median's;
@@ -525,8 +529,11 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
         return net
 
     # -- predict ------------------------------------------------------------------
-    def _forward(self, X) -> np.ndarray:
-        """Return the network's outputs for ``X`` as float64, chunk by chunk."""
+    def _forward(self, X, activation: Callable | None = None) -> np.ndarray:
+        """Return the network's outputs for ``X`` as float64, chunk by chunk.
+
+        ``activation`` maps the raw outputs (default: ``_output_activation``).
+        """
         check_is_fitted(self)
         X = validate_data(self, as_table(X), reset=False, skip_check_array=True)
         n = _num_samples(X)
@@ -536,7 +543,7 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
         for start in range(0, max(n, 1), chunk_rows):
             chunk = _safe_indexing(X, slice(start, start + chunk_rows))
             dataset = TabularDataset(self.encoder_.encode(chunk))
-            outputs.append(self._net_outputs(dataset))
+            outputs.append(self._net_outputs(dataset, activation))
         out = np.concatenate(outputs).astype(np.float64, copy=False)
         if not np.isfinite(out).all():
             raise FloatingPointError(
@@ -546,7 +553,9 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
             )
         return out
 
-    def _net_outputs(self, dataset: TabularDataset) -> np.ndarray:
+    def _net_outputs(
+        self, dataset: TabularDataset, activation: Callable | None = None
+    ) -> np.ndarray:
         """Return the fitted module's outputs on ``dataset``, batch by batch.
 
         The module runs directly under ``torch.inference_mode``: skorch's
@@ -555,6 +564,7 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
         ``net_.predict``/``net_.predict_proba`` give the same values.
         """
         raise_malloc_thresholds()
+        activation = activation or self._output_activation
         module = self.net_.module_
         device = self.net_.device
         was_training = module.training
@@ -567,7 +577,7 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
                 )
                 for xs, _ in batches:
                     out = module(xs["x_num"].to(device), xs["x_cat"].to(device))
-                    outputs.append(self._output_activation(out).cpu())
+                    outputs.append(activation(out).cpu())
         finally:
             module.train(was_training)
         if not outputs:

@@ -126,6 +126,9 @@ ATTRIBUTES = """\
         :class:`~sk_tabattn.nn.AttentionCNN`.
     history_ : skorch.History
         Per-epoch training record (``train_loss``, ``valid_loss``, ...).
+    n_iter_ : int
+        Number of epochs trained (early stopping may end before
+        ``max_epochs``; the weights are then the best epoch's).
     n_features_in_ : int
         Number of columns seen in ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,)

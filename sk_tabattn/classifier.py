@@ -7,6 +7,7 @@ from numbers import Real
 import numpy as np
 import pandas as pd
 import torch
+from scipy.special import logsumexp
 from sklearn.base import ClassifierMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.class_weight import compute_sample_weight
@@ -241,6 +242,27 @@ class AttentionCNNClassifier(ClassifierMixin, _BaseAttentionCNN):  # noqa: D101
         # scikit-learn's log_loss (checking at float64 precision) warns about.
         return proba / proba.sum(axis=1, keepdims=True)
 
+    def predict_log_proba(self, X) -> np.ndarray:
+        """Logarithm of the class probabilities of the rows of ``X``.
+
+        A log-softmax of the network's outputs, not the log of
+        :meth:`predict_proba`: a probability too small for float32 (which
+        ``predict_proba`` returns as 0) still has its finite logarithm.
+
+        Parameters
+        ----------
+        X : {DataFrame, array-like, sparse matrix} of shape (n_samples, n_features)
+            The table, with the columns seen in ``fit``.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Log-probabilities, columns in the order of ``classes_``.
+        """
+        log_proba = self._forward(X, activation=_log_softmax)
+        # Normalised again in float64, as predict_proba's rows are.
+        return log_proba - logsumexp(log_proba, axis=1, keepdims=True)
+
     def predict(self, X) -> np.ndarray:
         """Most probable class of each row of ``X``.
 
@@ -256,6 +278,10 @@ class AttentionCNNClassifier(ClassifierMixin, _BaseAttentionCNN):  # noqa: D101
         """
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
+
+
+def _log_softmax(out: torch.Tensor) -> torch.Tensor:
+    return out.log_softmax(dim=-1)
 
 
 def _labels_as_numpy(y):

@@ -58,6 +58,23 @@ def test_classifier_learns(numeric_data, tiny_params):
     assert clf.fit(X, y).score(X, y) > 0.9
 
 
+def test_predict_log_proba_is_finite_where_predict_proba_underflows(
+    mixed_frame, tiny_params
+):
+    X, y = mixed_frame
+    clf = AttentionCNNClassifier(**tiny_params).fit(X, y)
+    log_proba = clf.predict_log_proba(X)
+    np.testing.assert_allclose(np.exp(log_proba), clf.predict_proba(X), rtol=1e-5)
+    # Outputs 200 apart: float32's softmax gives the other class exactly 0.
+    last = clf.net_.module_.head[-1]
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.copy_(torch.tensor([100.0, -100.0]))
+    assert (clf.predict_proba(X)[:, 1] == 0).all()
+    expected = [[0.0, -200.0]] * len(X)
+    np.testing.assert_allclose(clf.predict_log_proba(X), expected, atol=1e-6)
+
+
 @pytest.mark.parametrize("two_d", [False, True])
 def test_regressor_predicts_in_the_original_scale(regression_data, tiny_params, two_d):
     X, y = regression_data
@@ -360,6 +377,7 @@ def test_early_stopping_stops_and_restores_the_best_weights(noise_with_early_sto
     clf = AttentionCNNClassifier(**params).fit(X, y)
     valid_losses = clf.history_[:, "valid_loss"]
     assert len(valid_losses) < 60
+    assert clf.n_iter_ == len(valid_losses)  # the epochs run, as MLPClassifier's
     stopper = dict(clf.net_.callbacks_)["early_stopping"]
     best = int(np.argmin(valid_losses)) + 1
     assert stopper.best_epoch_ == best
