@@ -310,15 +310,20 @@ def categories_kind(categories: np.ndarray) -> str:
     return pd.api.types.infer_dtype(categories, skipna=True)
 
 
-#: What the fitted categories were, by ``categories_kind``, in words.
-_FITTED_VALUES = {
+#: What values are, by pandas' ``infer_dtype``, in words: the fitted
+#: categories (``categories_kind``) and a column's values (``values_kind``).
+_VALUES_IN_WORDS = {
     "string": "text",
     "integer": "numbers",
     "floating": "numbers",
+    "mixed-integer-float": "numbers",
+    "decimal": "numbers",
     "boolean": "booleans",
+    "bytes": "bytes",
+    "interval": "intervals",
 }
 
-#: For (fitted, now) pairs that can match no category: how to pass the column.
+#: For (fitted, now) pairs: how to pass the column (else "as <fitted>, as in fit").
 _CATEGORY_KIND_FIX = {
     ("text", "numbers"): "as text, as in fit (a CSV: dtype={{{name!r}: str}})",
     ("numbers", "text"): "as numbers, as in fit (pd.to_numeric)",
@@ -329,7 +334,15 @@ _CATEGORY_KIND_FIX = {
     ("text", "booleans"): (
         "as text, as in fit (X[{name!r}].astype('string') gives 'True' and 'False')"
     ),
+    ("bytes", "text"): "as bytes, as in fit (e.g. X[{name!r}].str.encode('utf-8'))",
+    ("text", "bytes"): "as text, as in fit (e.g. X[{name!r}].str.decode('utf-8'))",
+    ("intervals", "text"): (
+        "as intervals, as in fit (pd.cut with the bins of fit; a CSV holds their text)"
+    ),
 }
+
+#: Kinds whose values can equal each other: 1 == True, so 0/1 match booleans.
+_KINDS_THAT_MATCH = {frozenset({"numbers", "booleans"})}
 
 
 def values_kind(column: pd.Series) -> str:
@@ -337,35 +350,42 @@ def values_kind(column: pd.Series) -> str:
 
     A ``category`` column counts as what its categories are.
     """
-    kind = column_kind(column)
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        categories = column.cat.categories
-        if pd.api.types.is_bool_dtype(categories.dtype):
-            kind = "bool"
-        elif pd.api.types.is_numeric_dtype(categories.dtype):
-            kind = "numeric"
-    return {"categorical": "text", "numeric": "numbers", "bool": "booleans"}.get(
-        kind, kind
-    )
+    dtype = column.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        values = column.cat.categories
+    elif dtype.kind == "O":
+        values = column
+    else:
+        kind = column_kind(column)
+        return {"categorical": "text", "numeric": "numbers", "bool": "booleans"}.get(
+            kind, kind
+        )
+    inferred = pd.api.types.infer_dtype(values, skipna=True)
+    return _VALUES_IN_WORDS.get(inferred, inferred)
 
 
 def check_category_kind(column: pd.Series, categories: np.ndarray, name) -> None:
     """Refuse values of a kind that matches none of a column's categories.
 
     Categories are looked up by value, so 2 never matches the "2" of fit, nor
-    True the "True": every row would silently count as a category never seen
-    (a CSV column of codes reads as int when no letter happens to be in the
-    file; a bool column comes back from JSON or a text file as "True"/"False").
-    Numbers where fit saw text and the reverse are refused, and so are
-    booleans where fit saw text and the reverse.
+    True the "True", nor b"a" the "a": every row would silently count as a
+    category never seen (a CSV column of codes reads as int when no letter
+    happens to be in the file; a bool column comes back from JSON or a text
+    file as "True"/"False"; a ``pd.cut`` column comes back from a CSV as text).
+    So text, numbers, booleans, bytes and intervals where fit saw another of
+    them are refused, except numbers for booleans and the reverse (0/1 match).
     """
-    was = _FITTED_VALUES.get(categories_kind(categories))
+    was = _VALUES_IN_WORDS.get(categories_kind(categories))
     if was is None or not column.notna().any():
         return
     now = values_kind(column)
-    fix = _CATEGORY_KIND_FIX.get((was, now))
-    if fix is None:
+    if (
+        now == was
+        or now not in _VALUES_IN_WORDS.values()
+        or frozenset({was, now}) in _KINDS_THAT_MATCH
+    ):
         return
+    fix = _CATEGORY_KIND_FIX.get((was, now), f"as {was}, as in fit")
     example = column.dropna().iloc[0]
     if isinstance(example, np.generic):
         example = example.item()  # 2, not np.int64(2)

@@ -435,6 +435,62 @@ def test_booleans_and_text_for_each_other_are_refused(fitted, member, message, r
     np.testing.assert_array_equal(enc.encode(fixed).x_cat[:2], enc.encode(X).x_cat[:2])
 
 
+_CODES = ["x", "y", None] * 6
+_BINS = pd.cut(np.arange(18.0), 3)
+
+
+@pytest.mark.parametrize(
+    ("fitted", "now", "message"),
+    [
+        (
+            [b"x", b"y", None] * 6,
+            _CODES,
+            "held bytes in fit but holds text now (e.g. 'x'), which match none of "
+            "its categories. Pass it as bytes, as in fit (e.g. "
+            "X['c'].str.encode('utf-8')).",
+        ),
+        (
+            _CODES,
+            pd.Categorical([b"x", b"y", None] * 6),
+            "held text in fit but holds bytes now (e.g. b'x'), which match none of "
+            "its categories. Pass it as text, as in fit (e.g. "
+            "X['c'].str.decode('utf-8')).",
+        ),
+        (
+            _BINS,
+            _BINS.astype(str),  # a pd.cut column read back from a CSV
+            "held intervals in fit but holds text now (e.g. '(-0.017, 5.667]'), which "
+            "match none of its categories. Pass it as intervals, as in fit (pd.cut "
+            "with the bins of fit; a CSV holds their text).",
+        ),
+        (
+            _BINS,
+            np.arange(18.0),
+            "held intervals in fit but holds numbers now (e.g. 0.0), which match "
+            "none of its categories. Pass it as intervals, as in fit.",
+        ),
+    ],
+    ids=["text for bytes", "bytes for text", "text for intervals", "numbers for bins"],
+)
+def test_bytes_and_intervals_are_refused_where_they_cannot_match(fitted, now, message):
+    X = pd.DataFrame({"c": fitted, "v": np.arange(18.0)})
+    enc = TabularEncoder(categorical_features=["c"], min_frequency=1).fit(X)
+    with pytest.raises(ValueError, match=re.escape(f"Column 'c' {message}")):
+        enc.encode(X.assign(c=now))
+    # The same values as objects (not a category dtype) match as before.
+    as_objects = X.assign(c=pd.Series(fitted, dtype=object))
+    np.testing.assert_array_equal(enc.encode(as_objects).x_cat, enc.encode(X).x_cat)
+
+
+@pytest.mark.parametrize("member", [[1, 0, 1] * 6, [1.0, 0.0, np.nan] * 6])
+def test_numbers_for_booleans_match_them(member):
+    # 1 == True: 0/1 (a bool column through a numeric pipeline) still match.
+    X = pd.DataFrame({"member": [True, False, True] * 6, "v": np.arange(18.0)})
+    enc = TabularEncoder(categorical_features=["member"], min_frequency=1).fit(X)
+    codes = enc.encode(X.assign(member=member)).x_cat[:2]
+    np.testing.assert_array_equal(codes, enc.encode(X).x_cat[:2])
+
+
 @pytest.mark.parametrize(
     ("fit_dtype", "predict_dtype"),
     [
