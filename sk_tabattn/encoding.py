@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from numbers import Integral
 
@@ -24,12 +25,36 @@ from ._columns import (
 from ._scaling import ConstantColumns, make_scaler
 from ._validation import (
     Interval,
+    SkTabAttnWarning,
     StrOptions,
     _check_feature_names_in,
     _fit_context,
     as_table,
+    format_columns,
     validate_data,
 )
+
+#: How far from 0 a column passed as it is (``numeric_transform="none"``) may
+#: reach before a warning: the tokens (``x * w + b``, ``w`` drawn within
+#: +-1/sqrt(d_token)) and the learning rate assume values near unit scale.
+_UNSCALED_LIMIT = 100.0
+
+
+def _warn_if_unscaled(numeric: np.ndarray, names: pd.Index) -> None:
+    """Warn about numeric columns passed unscaled that reach beyond +-100."""
+    peaks = np.nanmax(np.abs(numeric), axis=0, initial=0.0)
+    wide = np.flatnonzero(peaks > _UNSCALED_LIMIT)
+    if len(wide) == 0:
+        return
+    warnings.warn(
+        f"numeric_transform='none' passes the numeric columns as they are, but "
+        f"{format_columns(names[wide])} reach beyond +-{_UNSCALED_LIMIT:g} (up to "
+        f"{peaks[wide].max():.3g}); the network learns best from values near unit "
+        "scale. Scale them first (e.g. StandardScaler in a ColumnTransformer), or "
+        "use numeric_transform='quantile' (the default) or 'standard'.",
+        SkTabAttnWarning,
+        stacklevel=2,
+    )
 
 
 @dataclass
@@ -100,7 +125,9 @@ default="from_dtype"
         1,000 quantiles; a value tied at the column's smallest or largest
         quantile, such as the zeros of a zero-inflated column, takes the middle
         of its quantile range, where sklearn's transform clips it to -5.2 or
-        +5.2), ``"standard"``: zero mean, unit variance, ``"none"``: as given.
+        +5.2), ``"standard"``: zero mean, unit variance, ``"none"``: as given
+        (for columns already scaled; ``fit`` warns when one reaches beyond
+        +-100).
         Statistics ignore missing values; a constant or all-missing column
         (also pyarrow's ``null`` type) is accepted and carries no signal, at
         predict time too: every observed value of a column constant in
@@ -202,6 +229,8 @@ default="from_dtype"
         numeric_columns = np.flatnonzero(~is_cat)
         categorical_columns = np.flatnonzero(is_cat)
         numeric = numeric_block(frame, numeric_columns, kinds)
+        if self.numeric_transform == "none":
+            _warn_if_unscaled(numeric, frame.columns[numeric_columns])
         scaler = make_scaler(self.numeric_transform, numeric)
         constants = ConstantColumns(numeric)
         lookups = [

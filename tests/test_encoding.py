@@ -21,6 +21,7 @@ from sklearn.preprocessing import OneHotEncoder, QuantileTransformer, StandardSc
 from sk_tabattn import (
     AttentionCNNClassifier,
     AttentionCNNRegressor,
+    SkTabAttnWarning,
     TabularEncoder,
     _columns,
     _scaling,
@@ -300,6 +301,19 @@ def test_drift_bool_and_integer_categories():
     assert x_cat[:, 0].tolist() == [x_cat[0, 0], 0, x_cat[2, 0], x_cat[0, 0]]
     assert x_cat[0, 0] != x_cat[2, 0]
     assert x_cat[:, 1].tolist() == [1, 0, 2, 0]
+
+
+def test_unscaled_columns_passed_as_they_are_warn_and_name_them():
+    X = pd.DataFrame(
+        {"small": [0.5, -2.0, np.nan], "income": [1e3, 5e4, np.nan], "g": [0, -150, 1]}
+    )
+    message = "'income', 'g' reach beyond +-100 (up to 5e+04)"
+    with pytest.warns(SkTabAttnWarning, match=re.escape(message)):
+        TabularEncoder(numeric_transform="none").fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        TabularEncoder(numeric_transform="none").fit(X[["small"]])  # unit scale
+        TabularEncoder(numeric_transform="standard").fit(X)  # scaled inside
 
 
 def test_drift_numeric_column_as_category_of_numbers():

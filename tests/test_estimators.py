@@ -175,6 +175,8 @@ def test_predictions_do_not_depend_on_the_batch(name, mixed_frame, tiny_params):
     np.testing.assert_allclose(clf.predict_proba(X.iloc[::-1])[::-1], full, atol=1e-6)
 
 
+# "full" is unscaled on purpose: with "none", fit warns about it.
+@pytest.mark.filterwarnings("ignore:numeric_transform='none' passes")
 @pytest.mark.parametrize("transform", ["quantile", "none"])
 @pytest.mark.parametrize("Est", [AttentionCNNClassifier, AttentionCNNRegressor])
 def test_a_missing_value_training_never_had_reads_as_the_median(
