@@ -206,8 +206,6 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
     def __setstate__(self, state: dict) -> None:
         for name, value in self._added_parameters.items():
             state.setdefault(name, value)
-        if "history_" in state:  # fitted before n_iter_ was kept
-            state.setdefault("n_iter_", len(state["history_"]))
         super().__setstate__(state)
 
     # -- hooks for the subclasses ---------------------------------------------------
@@ -315,7 +313,6 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
             self.net_ = self._build_net(encoder, streams, train, valid, batch_size)
             self.net_.fit(train, None)
         self.history_ = self.net_.history
-        self.n_iter_ = len(self.history_)
         # A token that no training row reached learnt nothing: a category
         # seen only in validation rows, or a missing value where training had
         # none, gets the neutral token instead (for numbers, the median's;
@@ -334,6 +331,12 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
             )
         self.feature_importances_ = feature_importances(self, X, random_state=seed)
         return self
+
+    @property
+    def n_iter_(self) -> int:
+        """Number of epochs trained, read from ``history_``."""
+        check_is_fitted(self)
+        return len(self.history_)
 
     def explain(self, X, *, attention_maps: bool = True) -> Explanation:
         """Explain the predictions on ``X``: what the network attended to.

@@ -58,10 +58,10 @@ def test_a_model_pickled_before_the_later_parameters_still_loads(
 ):
     X, y = numeric_data
     est = Est(**tiny_params, **Est._added_parameters).fit(X, y)
-    # What such a pickle holds: none of the later parameters, no n_iter_, and
-    # no readout among the network's submodules.
+    # What such a pickle holds: none of the later parameters, and no readout
+    # among the network's submodules.
     old = copy.deepcopy(est)
-    for name in [*Est._added_parameters, "n_iter_"]:
+    for name in Est._added_parameters:
         del old.__dict__[name]
     module = old.net_.module_
     del module.__dict__["readout_proj"]  # None submodules are plain attributes
