@@ -50,7 +50,7 @@ def as_table(X):
     conversion (strings stay strings, NaN and inf are checked later). A polars
     DataFrame or a pyarrow Table is read as its ``to_pandas()``.
     """
-    X = _arrow_frame_as_pandas(X)
+    X = _foreign_frame_as_pandas(X)
     if isinstance(X, pd.DataFrame):
         if X.columns.has_duplicates:
             dup = X.columns[X.columns.duplicated()].unique()
@@ -62,7 +62,7 @@ def as_table(X):
     return check_array(X, dtype=None, accept_sparse="csr", ensure_all_finite=False)
 
 
-def _arrow_frame_as_pandas(X):
+def _foreign_frame_as_pandas(X):
     """Return a polars DataFrame or pyarrow Table as a pandas DataFrame.
 
     So is any table with columns and a ``to_pandas`` method or an Arrow stream
