@@ -14,8 +14,10 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
+from skorch import NeuralNet
 from skorch.callbacks import ProgressBar
 from skorch.helper import predefined_split
+from skorch.history import History
 
 from ._allocator import raise_malloc_thresholds
 from ._attribution import missing_rates
@@ -119,6 +121,7 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "patience": [Interval(Integral, 1, None, closed="left")],
+        "warm_start": ["boolean"],
         "random_state": ["random_state"],
         "device": [str, torch.device],
         "compile": ["boolean"],
@@ -156,6 +159,7 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
         early_stopping=True,
         validation_fraction=0.1,
         patience=10,
+        warm_start=False,
         random_state=None,
         device="cpu",
         compile=False,
@@ -189,6 +193,7 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.patience = patience
+        self.warm_start = warm_start
         self.random_state = random_state
         self.device = device
         self.compile = compile
@@ -201,12 +206,19 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
         "feature_readout": False,
         "average_weights": False,
         "activation": "gelu",
+        "warm_start": False,
     }
 
     def __setstate__(self, state: dict) -> None:
         for name, value in self._added_parameters.items():
             state.setdefault(name, value)
         super().__setstate__(state)
+
+    # Fitted attributes, set in fit (annotated only: no class-level values,
+    # which would make an unfitted estimator look fitted).
+    encoder_: TabularEncoder
+    net_: NeuralNet
+    history_: History
 
     # -- hooks for the subclasses ---------------------------------------------------
     _net_class: type
@@ -252,22 +264,28 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
 
     def _fit_unchecked(self, X, y, sample_weight=None):
         check_cross_parameters(self)
+        warm = bool(self.warm_start) and hasattr(self, "net_")
         X = as_table(X)
-        X, y = validate_data(self, X, y, skip_check_array=True)
-        encoder = TabularEncoder(
-            categorical_features=self.categorical_features,
-            numeric_transform=self.numeric_transform,
-            min_frequency=self.min_frequency,
-            max_categories=self.max_categories,
-        )
-        table = encoder._fit(X).encode(X)
+        X, y = validate_data(self, X, y, skip_check_array=True, reset=not warm)
+        if warm:
+            # The network's tokens are the first fit's encoding: keep it.
+            self._check_unchanged_encoding()
+            encoder = self.encoder_
+        else:
+            encoder = TabularEncoder(
+                categorical_features=self.categorical_features,
+                numeric_transform=self.numeric_transform,
+                min_frequency=self.min_frequency,
+                max_categories=self.max_categories,
+            )._fit(X)
+        table = encoder.encode(X)
         n_samples = len(table)
         if _num_samples(y) != n_samples:
             raise ValueError(
                 "Found input variables with inconsistent numbers of samples: "
                 f"[{n_samples}, {_num_samples(y)}]."
             )
-        y_enc = self._prepare_targets(y)
+        y_enc = self._warm_start_targets(y) if warm else self._prepare_targets(y)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight, np.empty((n_samples, 0)), ensure_non_negative=True
@@ -280,8 +298,8 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
                 # not in the feature or target scaling, nor in the validation
                 # split, where they could be all early stopping scores.
                 X = _safe_indexing(X, kept)
-                table = encoder._fit(X).encode(X)
-                y_enc = self._targets_of_rows(y, y_enc, kept)
+                table = (encoder if warm else encoder._fit(X)).encode(X)
+                y_enc = y_enc[kept] if warm else self._targets_of_rows(y, y_enc, kept)
                 weights, n_samples = weights[kept], len(kept)
             weights = _weights_with_mean_one(weights)
         # For explain's reference row: each column's share of missing values.
@@ -304,33 +322,83 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
             if self.batch_size == "auto"
             else self.batch_size
         )
-        # Where a numeric column's missing token starts (its median's token),
-        # and explain's reference.
-        self._numeric_medians = train.numeric_medians()
+        if not warm:
+            # Where a numeric column's missing token starts (its median's
+            # token), and explain's reference; the network holds them.
+            self._numeric_medians = train.numeric_medians()
         raise_malloc_thresholds()  # else some processes re-fault every step
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.net_ = self._build_net(encoder, streams, train, valid, batch_size)
-            self.net_.fit(train, None)
-        self.history_ = self.net_.history
+            net = self._build_net(encoder, streams, train, valid, batch_size)
+            if warm:
+                self._continue_from(net, self.net_)
+                net.partial_fit(train, None)
+                # One record of every epoch, numbered on from the last fit's.
+                done = copy.deepcopy(list(self.history_))
+                for epoch in net.history:
+                    epoch["epoch"] += len(done)
+                net.history = type(net.history)(done + list(net.history))
+            else:
+                net.fit(train, None)
+        self.net_ = net
+        self.history_ = net.history
         # A token that no training row reached learnt nothing: a category
         # seen only in validation rows, or a missing value where training had
         # none, gets the neutral token instead (for numbers, the median's;
-        # also explain's reference).
-        tokenizer = self.net_.module_.tokenizer
-        tokenizer.neutralise_unseen_categories(
-            train.seen_categories(encoder.cardinalities_)
-        )
+        # also explain's reference). With warm_start, a token trained in an
+        # earlier fit keeps what it learnt.
+        seen = train.seen_categories(encoder.cardinalities_)
+        never_missing = train.never_missing()
+        if warm:
+            seen |= getattr(self, "_seen_categories", torch.ones_like(seen))
+            never_missing &= getattr(
+                self, "_never_missing", torch.zeros_like(never_missing)
+            )
+        self._seen_categories, self._never_missing = seen, never_missing
+        tokenizer = net.module_.tokenizer
+        tokenizer.neutralise_unseen_categories(seen)
         tokenizer.neutralise_missing(
-            train.never_missing(), torch.as_tensor(self._numeric_medians)
+            never_missing, torch.as_tensor(self._numeric_medians)
         )
-        if not module_is_finite(self.net_.module_):
+        if not module_is_finite(net.module_):
             raise FloatingPointError(
                 "Training diverged: the network's weights became NaN or infinite "
                 f"(lr={self.lr}). Lower lr, or check the targets' scale."
             )
         self.feature_importances_ = feature_importances(self, X, random_state=seed)
         return self
+
+    @abstractmethod
+    def _warm_start_targets(self, y) -> np.ndarray:
+        """Validate ``y`` against the fitted targets, return the network's."""
+
+    def _check_unchanged_encoding(self) -> None:
+        """Refuse a warm start whose encoding parameters differ from the fit's."""
+        fitted = self.encoder_.get_params()
+        for name in sorted(fitted):
+            _refuse_change(name, getattr(self, name), fitted[name])
+
+    def _continue_from(self, net, fitted) -> None:
+        """Initialise ``net`` with the weights of the ``fitted`` net (warm start).
+
+        Every module argument must be the same (``dropout`` aside, which
+        shapes no weight): the weights belong to that network.
+        """
+        for key, now in vars(net).items():
+            name = key.removeprefix("module__")
+            if name == key or name == "dropout" or not hasattr(fitted, key):
+                continue
+            if name == "streams" and now != fitted.module__streams:
+                # Token positions: name the parameter's value instead.
+                raise ValueError(
+                    "warm_start=True goes on training the fitted network, but "
+                    f"streams={self.streams!r} groups the columns otherwise than "
+                    "when it was fitted. Set streams back, or set warm_start=False "
+                    "to fit a new network."
+                )
+            _refuse_change(name, now, getattr(fitted, key))
+        net.initialize()
+        net.module_.load_state_dict(fitted.module_.state_dict())
 
     @property
     def n_iter_(self) -> int:
@@ -619,3 +687,19 @@ def _weights_with_mean_one(weights: np.ndarray) -> np.ndarray:
     # overflow to inf, and every weight would become 0.
     unit = weights / peak
     return (unit * (len(unit) / unit.sum())).astype(np.float32)
+
+
+def _refuse_change(name: str, now, fitted) -> None:
+    """Raise the warm-start error if parameter ``name`` changed since fit."""
+    if isinstance(now, np.ndarray) or isinstance(fitted, np.ndarray):
+        same = np.array_equal(
+            np.asarray(now, dtype=object), np.asarray(fitted, dtype=object)
+        )
+    else:
+        same = bool(now == fitted)
+    if not same:
+        raise ValueError(
+            f"warm_start=True goes on training the fitted network, but {name} is "
+            f"{now!r} now and was {fitted!r} when it was fitted. Set {name} back, "
+            "or set warm_start=False to fit a new network."
+        )

@@ -92,6 +92,18 @@ PARAMETERS = """\
         Share of the rows held out for early stopping, in (0, 1).
     patience : int, default=10
         Epochs without improvement before early stopping.
+    warm_start : bool, default=False
+        When ``fit`` is called on a fitted model, go on training its network
+        instead of starting anew, as scikit-learn's ``MLPClassifier`` does.
+        The first fit's encoding (``encoder_``, a classifier's ``classes_``,
+        a regressor's target scale) is kept, so ``X`` must have the same
+        columns and ``y`` the same classes or number of targets, and the
+        parameters that shape the network or the encoding cannot change (a
+        ``ValueError`` names them); ``lr``, ``max_epochs``, ``batch_size``,
+        ``dropout``, the schedule, the weights and early stopping can. Each
+        call trains up to ``max_epochs`` more epochs with a new optimizer and
+        learning-rate schedule, warm-up included (a warm restart);
+        ``history_`` and ``n_iter_`` count the epochs of every call.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, dropout and the validation
         split. With an int, a CPU fit is repeatable exactly. The global torch
@@ -128,7 +140,8 @@ ATTRIBUTES = """\
         Per-epoch training record (``train_loss``, ``valid_loss``, ...).
     n_iter_ : int
         Number of epochs trained (early stopping may end before
-        ``max_epochs``; the weights are then the best epoch's).
+        ``max_epochs``; the weights are then the best epoch's), over every
+        call of ``fit`` with ``warm_start=True``.
     n_features_in_ : int
         Number of columns seen in ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,)

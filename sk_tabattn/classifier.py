@@ -102,6 +102,7 @@ class AttentionCNNClassifier(ClassifierMixin, _BaseAttentionCNN):  # noqa: D101
         early_stopping=True,
         validation_fraction=0.1,
         patience=10,
+        warm_start=False,
         random_state=None,
         device="cpu",
         compile=False,
@@ -138,6 +139,7 @@ class AttentionCNNClassifier(ClassifierMixin, _BaseAttentionCNN):  # noqa: D101
             early_stopping=early_stopping,
             validation_fraction=validation_fraction,
             patience=patience,
+            warm_start=warm_start,
             random_state=random_state,
             device=device,
             compile=compile,
@@ -177,6 +179,19 @@ class AttentionCNNClassifier(ClassifierMixin, _BaseAttentionCNN):  # noqa: D101
                 f"{type(self).__name__} needs samples of at least 2 classes in the "
                 f"data, but the data contains only one class: "
                 f"{self.classes_.tolist()[0]!r}."
+            )
+        return self._label_encoder.transform(y).astype(np.int64)
+
+    def _warm_start_targets(self, y) -> np.ndarray:
+        y = column_or_1d(_labels_as_numpy(y), warn=True)
+        check_classification_targets(y)
+        classes = LabelEncoder().fit(y).classes_
+        if not np.array_equal(classes, self.classes_):
+            raise ValueError(
+                "warm_start=True goes on training the fitted network, whose "
+                f"outputs are the classes {self.classes_.tolist()}, but y has the "
+                f"classes {classes.tolist()}. Pass y with the same classes, or "
+                "set warm_start=False to fit a new network."
             )
         return self._label_encoder.transform(y).astype(np.int64)
 

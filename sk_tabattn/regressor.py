@@ -79,6 +79,29 @@ class AttentionCNNRegressor(RegressorMixin, _BaseAttentionCNN):  # noqa: D101
         self._target_scale = np.where(unit_std > 0, unit_std * peak, 1.0)
         return ((unit - unit_mean) * (peak / self._target_scale)).astype(np.float32)
 
+    def _warm_start_targets(self, y) -> np.ndarray:
+        y2 = _finite_float_targets(y, self)
+        n_targets = 1 if y2.ndim == 1 else y2.shape[1]
+        if n_targets != self.n_outputs_:
+            raise ValueError(
+                "warm_start=True goes on training the fitted network, which "
+                f"predicts {self.n_outputs_} target(s), but y has {n_targets}. "
+                "Pass y with as many targets, or set warm_start=False to fit a "
+                "new network."
+            )
+        self._y_is_1d = y2.ndim == 1
+        # In the fitted scale: the network's outputs are read in it.
+        with np.errstate(over="ignore"):  # refused just below
+            scaled = (
+                (y2.reshape(len(y2), -1) - self._target_mean) / self._target_scale
+            ).astype(np.float32)
+        if not np.isfinite(scaled).all():
+            raise ValueError(
+                "y reaches beyond float32's range in the scale of the targets the "
+                "model was first fitted on; set warm_start=False to fit anew."
+            )
+        return scaled
+
     def _targets_of_rows(self, y, y_enc: np.ndarray, rows: np.ndarray) -> np.ndarray:
         # The mean and scale of the rows kept, not of all of y.
         return self._prepare_targets(_safe_indexing(y, rows))
