@@ -100,10 +100,10 @@ PARAMETERS = """\
         columns and ``y`` the same classes or number of targets, and the
         parameters that shape the network or the encoding cannot change (a
         ``ValueError`` names them); ``lr``, ``max_epochs``, ``batch_size``,
-        ``dropout``, the schedule, the weights and early stopping can. Each
-        call trains up to ``max_epochs`` more epochs with a new optimizer and
-        learning-rate schedule, warm-up included (a warm restart);
-        ``history_`` and ``n_iter_`` count the epochs of every call.
+        ``dropout``, the schedule, row and class weights and early stopping
+        can. Each call trains up to ``max_epochs`` more epochs with a new
+        optimizer and learning-rate schedule, warm-up included (a warm
+        restart); ``history_`` and ``n_iter_`` count the epochs of every call.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, dropout and the validation
         split. With an int, a CPU fit is repeatable exactly. The global torch
