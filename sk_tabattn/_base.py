@@ -333,11 +333,11 @@ class _BaseAttentionCNN(BaseEstimator, ABC):
             if warm:
                 self._continue_from(net, self.net_)
                 net.partial_fit(train, None)
-                # One record of every epoch, numbered on from the last fit's.
-                done = copy.deepcopy(list(self.history_))
+                # One record of every epoch, numbered on from the last fit's
+                # (whose records are shared, not changed).
                 for epoch in net.history:
-                    epoch["epoch"] += len(done)
-                net.history = type(net.history)(done + list(net.history))
+                    epoch["epoch"] += len(self.history_)
+                net.history = type(net.history)([*self.history_, *net.history])
             else:
                 net.fit(train, None)
         self.net_ = net

@@ -64,8 +64,10 @@ def test_a_warm_fit_trains_on(regression_data):
 def test_history_counts_the_epochs_of_every_fit(numeric_data):
     X, y = numeric_data
     model = AttentionCNNClassifier(**FAST).fit(X, y)
+    first = model.history_
     model.set_params(warm_start=True, max_epochs=3, early_stopping=True).fit(X, y)
     assert model.n_iter_ == 5
+    assert [row["epoch"] for row in first] == [1, 2]  # the first record is intact
     assert [row["epoch"] for row in model.history_] == [1, 2, 3, 4, 5]
     assert "valid_loss" not in model.history_[1] and "valid_loss" in model.history_[2]
     assert model.net_.history is model.history_
