@@ -154,7 +154,9 @@ def test_a_warm_fit_takes_new_training_settings():
         random_state=5,
     ).fit(X, y)
     assert model.n_iter_ == FAST["max_epochs"] + 1
-    assert model.net_.module_.tokenizer is not None
+    # The new settings trained the last epoch: 120 rows in batches of 16, not 32.
+    assert model.history_[:, "train_batch_count"] == [4, 4, 8]
+    assert model.net_.lr == 1e-3 and model.net_.module__dropout == 0.3
 
 
 def test_a_warm_fit_refuses_other_classes_targets_or_columns(regression_data):
